@@ -1,0 +1,82 @@
+import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
+
+export type { ConsumeMessage } from 'amqplib';
+
+export interface ConsumerOptions {
+  /** Auto-ack: the broker forgets a message as soon as it sends it. */
+  noAck: boolean;
+  /** basic.qos prefetch per consumer; undefined leaves the broker's default (unlimited). */
+  prefetch?: number | undefined;
+}
+
+/** Why a consumer stopped without being asked to. */
+export type ConsumerStop =
+  | { kind: 'cancelled-by-broker' } // the queue was deleted, or the broker cancelled us
+  | { kind: 'channel-closed'; error: unknown };
+
+export interface Consumer {
+  readonly channel: Channel;
+  /** Resolves when the broker ends the consumer or its channel; never rejects. */
+  readonly stopped: Promise<ConsumerStop>;
+  ack(message: ConsumeMessage): void;
+  /** basic.nack with requeue: the broker redelivers it, usually to another consumer. */
+  requeue(message: ConsumeMessage): void;
+  /** Stops new deliveries; messages already delivered stay ours to ack. */
+  cancel(): Promise<void>;
+  /** Closes the channel: anything unacknowledged goes back to the queue. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a consumer on its own channel. Per-consumer QoS (global=false), because RabbitMQ 4.3
+ * refuses global QoS and per-consumer prefetch is what fair dispatch needs anyway.
+ */
+export async function startConsumer(
+  model: ChannelModel,
+  queue: string,
+  options: ConsumerOptions,
+  /** Gets the consumer too: deliveries can arrive before startConsumer's promise resolves. */
+  onMessage: (message: ConsumeMessage, consumer: Consumer) => void,
+): Promise<Consumer> {
+  const channel = await model.createChannel();
+  let closedByUs = false;
+  let reportStop: (stop: ConsumerStop) => void = () => {};
+  const stopped = new Promise<ConsumerStop>((resolve) => {
+    reportStop = resolve;
+  });
+  let channelError: unknown;
+  channel.on('error', (error: unknown) => {
+    channelError = error;
+  });
+  channel.on('close', () => {
+    if (!closedByUs) reportStop({ kind: 'channel-closed', error: channelError });
+  });
+
+  let consumerTag: string | undefined;
+  const consumer: Consumer = {
+    channel,
+    stopped,
+    ack: (message) => channel.ack(message),
+    requeue: (message) => channel.nack(message, false, true),
+    async cancel() {
+      if (consumerTag !== undefined) await channel.cancel(consumerTag).catch(() => {});
+    },
+    async close() {
+      closedByUs = true;
+      await channel.close().catch(() => {});
+    },
+  };
+
+  if (options.prefetch !== undefined) await channel.prefetch(options.prefetch, false);
+  const reply = await channel.consume(
+    queue,
+    (message) => {
+      // amqplib hands over null when the broker cancels the consumer (e.g. the queue was deleted).
+      if (message === null) reportStop({ kind: 'cancelled-by-broker' });
+      else onMessage(message, consumer);
+    },
+    { noAck: options.noAck },
+  );
+  consumerTag = reply.consumerTag;
+  return consumer;
+}

@@ -1,0 +1,53 @@
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { LocalNodeFacts } from './local-node.js';
+
+/**
+ * What `qtool broker start` started, saved so that `stop` and `status`, run later from another
+ * process, act on that broker and never on one qtool did not start.
+ */
+export type BrokerState =
+  | ({ kind: 'local'; startedAt: string } & LocalNodeFacts)
+  | { kind: 'docker'; startedAt: string; composeFile: string; amqpPort: number; managementPort: number };
+
+/**
+ * `$QTOOL_STATE_DIR/broker.json` when set (tests), else `$XDG_STATE_HOME/qtool/broker.json`, else
+ * `~/.local/state/qtool/broker.json`.
+ */
+export function brokerStatePath(env: Readonly<Record<string, string | undefined>>): string {
+  if (env.QTOOL_STATE_DIR !== undefined && env.QTOOL_STATE_DIR !== '') {
+    return join(env.QTOOL_STATE_DIR, 'broker.json');
+  }
+  const stateHome =
+    env.XDG_STATE_HOME !== undefined && env.XDG_STATE_HOME !== ''
+      ? env.XDG_STATE_HOME
+      : join(homedir(), '.local', 'state');
+  return join(stateHome, 'qtool', 'broker.json');
+}
+
+/** The saved state, or null when there is none; throws when the file is there but unreadable. */
+export async function readBrokerState(path: string): Promise<BrokerState | null> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  const value = JSON.parse(text) as Partial<BrokerState> | null;
+  if (value?.kind === 'local' && typeof value.nodeName === 'string' && typeof value.baseDir === 'string') {
+    return value as BrokerState;
+  }
+  if (value?.kind === 'docker' && typeof value.composeFile === 'string') return value as BrokerState;
+  throw new Error(`${path} does not describe a broker qtool started`);
+}
+
+export async function writeBrokerState(path: string, state: BrokerState): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, `${JSON.stringify(state, null, 2)}\n`);
+}
+
+export async function removeBrokerState(path: string): Promise<void> {
+  await rm(path, { force: true });
+}

@@ -1,0 +1,67 @@
+import type { Command } from 'commander';
+import type { SamplerOptions } from '../../commands/queue-sampler.js';
+import { runStatus } from '../../commands/status.js';
+import { runWatch } from '../../commands/watch.js';
+import { parseQueueName } from '../../config/connection.js';
+import type { CliContext } from '../context.js';
+import { positiveInteger, positiveSeconds } from '../parsers.js';
+
+/** status and watch: how full the queues are, once or continuously. */
+export function registerMonitoringCommands(program: Command, { io, result, connection }: CliContext): void {
+  addSourceOptions(
+    program
+      .command('status')
+      .description(
+        'ready, unacked and total messages, consumers and rates per queue (every queue when none is named)',
+      )
+      .argument('[queue...]', 'queues to show (default: every queue, or --queue without the management API)')
+      .option('--json', 'one JSON document: {"source", "vhost", "queues": [...]}, null where unknown', false),
+  ).action(async (queues: string[], options, command: Command) => {
+    result.exitCode = await runStatus(
+      await connection(command),
+      { ...samplerOptions(queues, options), json: options.json },
+      io,
+    );
+  });
+
+  addSourceOptions(
+    program
+      .command('watch')
+      .description("status refreshed in place, with a sparkline of each queue's depth; q or Ctrl-C quits")
+      .argument('[queue...]', 'queues to watch (default: every queue, or --queue without the management API)')
+      .option('--interval <seconds>', 'seconds between samples', positiveSeconds, 1)
+      .option('--count <n>', 'take n samples, then exit', positiveInteger)
+      .option('--json', 'one JSON document per sample and line, as status --json', false),
+  ).action(async (queues: string[], options, command: Command) => {
+    result.exitCode = await runWatch(
+      await connection(command),
+      {
+        ...samplerOptions(queues, options),
+        intervalSeconds: options.interval,
+        count: options.count,
+        json: options.json,
+      },
+      io,
+    );
+  });
+}
+
+function addSourceOptions(command: Command): Command {
+  return command
+    .option(
+      '--management-url <url>',
+      'management HTTP API (default: http on port 15672 of the broker host, same user and password)',
+    )
+    .option('--no-management', 'AMQP only: do not ask the management API (no unacked figures or rates)');
+}
+
+function samplerOptions(
+  queues: string[],
+  options: { management: boolean; managementUrl?: string },
+): SamplerOptions {
+  return {
+    queues: queues.map((queue) => parseQueueName(queue, 'queue name')),
+    management: options.management,
+    managementUrl: options.managementUrl,
+  };
+}

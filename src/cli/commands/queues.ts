@@ -1,0 +1,101 @@
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { runDeclare } from '../../commands/declare.js';
+import { runDelete } from '../../commands/delete.js';
+import { runPeek } from '../../commands/peek.js';
+import { runPurge } from '../../commands/purge.js';
+import { QUEUE_TYPES, type QueueType } from '../../commands/queue-admin.js';
+import type { CliContext } from '../context.js';
+import { nonEmpty, positiveInteger } from '../parsers.js';
+
+/** peek, purge, delete and declare: looking into and managing the queue named by --queue. */
+export function registerQueueCommands(program: Command, { io, result, connection }: CliContext): void {
+  program
+    .command('peek')
+    .description('show the first messages of the queue without taking them (they are marked redelivered)')
+    .option('--count <n>', 'how many messages from the head of the queue', positiveInteger, 1)
+    .option('--json', 'one JSON object per message, as receive --json', false)
+    .action(async (options, command: Command) => {
+      result.exitCode = await runPeek(
+        await connection(command),
+        { count: options.count, json: options.json },
+        io,
+      );
+    });
+
+  program
+    .command('purge')
+    .description('remove every ready message from the queue (unacknowledged ones stay) and say how many')
+    .action(async (_options, command: Command) => {
+      result.exitCode = await runPurge(await connection(command), io);
+    });
+
+  program
+    .command('delete')
+    .description('delete the queue; refuses one with consumers or messages unless --force')
+    .option('--force', 'delete it even with consumers (they are cancelled) and messages (discarded)', false)
+    .option(
+      '--if-unused',
+      'let the broker delete it only if it has no consumers (messages go with it)',
+      false,
+    )
+    .option('--if-empty', 'let the broker delete it only if it has no ready messages', false)
+    .action(async (options, command: Command) => {
+      result.exitCode = await runDelete(
+        await connection(command),
+        { force: options.force, ifUnused: options.ifUnused, ifEmpty: options.ifEmpty },
+        io,
+      );
+    });
+
+  program
+    .command('declare')
+    .description('declare the queue with a type and arguments; an existing one must match them')
+    .option('--durable', 'a durable queue, surviving a broker restart (the default)')
+    .option('--no-durable', 'a non-durable queue (classic only; refused by RabbitMQ 4.3+)')
+    .addOption(
+      new Option('--type <type>', "queue type (default: the broker's, classic)").choices(QUEUE_TYPES),
+    )
+    .option('--max-length <n>', 'keep at most n ready messages, dropping the oldest', messageLimit)
+    .option('--message-ttl <ms>', 'messages expire after this many milliseconds in the queue', messageTtl)
+    .option(
+      '--dead-letter-queue <name>',
+      'send rejected, expired and dropped messages to this queue (declared too, durable)',
+      queueName,
+    )
+    .action(async (options, command: Command) => {
+      result.exitCode = await runDeclare(
+        await connection(command),
+        {
+          durable: options.durable !== false,
+          type: options.type as QueueType | undefined,
+          maxLength: options.maxLength,
+          messageTtlMs: options.messageTtl,
+          deadLetterQueue: options.deadLetterQueue,
+        },
+        io,
+      );
+    });
+}
+
+function wholeNumber(text: string, max: number, what: string): number {
+  const value = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value > max) {
+    throw new InvalidArgumentError(`expected ${what}, from 0 to ${max.toLocaleString('en-US')}.`);
+  }
+  return value;
+}
+
+function messageLimit(text: string): number {
+  return wholeNumber(text, Number.MAX_SAFE_INTEGER, 'a whole number of messages');
+}
+
+function messageTtl(text: string): number {
+  // RabbitMQ refuses a TTL above 2^32 - 1 ms (about 49 days).
+  return wholeNumber(text, 4_294_967_295, 'a whole number of milliseconds');
+}
+
+function queueName(text: string): string {
+  nonEmpty(text);
+  if (Buffer.byteLength(text) > 255) throw new InvalidArgumentError("longer than AMQP's 255 bytes.");
+  return text;
+}

@@ -1,0 +1,19 @@
+/** What a command may touch of the outside world; main passes the real process, tests may pass fakes. */
+export interface CommandIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  env: Readonly<Record<string, string | undefined>>;
+  /**
+   * Calls `handler` on Ctrl-C / SIGTERM with how many interrupts arrived so far (1, 2, ...).
+   * Returns a function that removes the handler.
+   */
+  onInterrupt(handler: (count: number) => void): () => void;
+  /** Ends the process at once, without cleanup: for a deliberate crash and a second Ctrl-C. */
+  exitNow(code: number): never;
+}
+
+/** Writes one line to a stream. */
+export function writeLine(stream: NodeJS.WritableStream, line: string): void {
+  stream.write(`${line}\n`);
+}

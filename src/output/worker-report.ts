@@ -1,0 +1,116 @@
+import { bodyForDisplay, bodyForJson } from '../body.js';
+import type { Tally } from '../worker/policy.js';
+import { clockTime, formatDuration, plural } from './format.js';
+import type { Style } from './style.js';
+
+export type WorkerEventName = 'received' | 'processed' | 'lost' | 'acked' | 'requeued';
+
+/** One delivery as the worker saw it. */
+export interface DeliveryInfo {
+  body: Buffer;
+  redelivered: boolean;
+  deliveryTag: number;
+}
+
+/** What happened to a lost message, in the words a student needs. */
+export type LossOutcome = 'drop' | 'requeue' | 'crash' | 'hang';
+
+/**
+ * Prints a worker's life: human lines in the worker's own colour, or with `--json` exactly one
+ * JSON event per line on stdout and nothing else there. Notices and the tally go to stderr.
+ */
+export interface WorkerReporter {
+  received(delivery: DeliveryInfo, workMs: number): void;
+  processed(delivery: DeliveryInfo, elapsedMs: number, acked: boolean): void;
+  lost(delivery: DeliveryInfo, deliveryNumber: number, outcome: LossOutcome): void;
+  notice(text: string): void;
+  warn(text: string): void;
+  tally(tally: Tally, droppedUnprocessed: number): void;
+}
+
+export interface WorkerReporterOptions {
+  name: string;
+  json: boolean;
+  style: Style;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  now?: () => Date;
+}
+
+const LOSS_WORDS: Record<LossOutcome, string> = {
+  drop: 'gone for good (auto-ack: the broker already forgot it)',
+  requeue: 'requeued (nack): the broker hands it out again',
+  crash: 'crashing now (exit 3): the broker redelivers every unacked message',
+  hang: 'left unacknowledged until this worker stops',
+};
+
+export function createWorkerReporter(options: WorkerReporterOptions): WorkerReporter {
+  const { name, json, style, stdout, stderr } = options;
+  const now = options.now ?? (() => new Date());
+  const colour = style.worker(name);
+
+  const emit = (event: WorkerEventName, delivery: DeliveryInfo) => {
+    const record = {
+      event,
+      worker: name,
+      ...bodyForJson(delivery.body),
+      redelivered: delivery.redelivered,
+      deliveryTag: delivery.deliveryTag,
+      ts: now().toISOString(),
+    };
+    stdout.write(`${JSON.stringify(record)}\n`);
+  };
+  const line = (text: string) => stdout.write(`${colour(`${clockTime(now())} ${name}`)} ${text}\n`);
+  const redeliveredMark = (delivery: DeliveryInfo) =>
+    delivery.redelivered ? ` ${style.warn('(redelivered)')}` : '';
+
+  return {
+    received(delivery, workMs) {
+      if (json) return emit('received', delivery);
+      line(
+        `${colour('received ')} ${bodyForDisplay(delivery.body)}${redeliveredMark(delivery)} ${style.dim(`${formatDuration(workMs)} of work`)}`,
+      );
+    },
+    processed(delivery, elapsedMs, acked) {
+      if (json) {
+        emit('processed', delivery);
+        if (acked) emit('acked', delivery);
+        return;
+      }
+      const ackWords = acked ? ', acked' : '';
+      line(
+        `${colour('processed')} ${bodyForDisplay(delivery.body)} ${style.dim(`in ${formatDuration(elapsedMs)}${ackWords}`)}`,
+      );
+    },
+    lost(delivery, deliveryNumber, outcome) {
+      if (json) {
+        emit('lost', delivery);
+        if (outcome === 'requeue') emit('requeued', delivery);
+        return;
+      }
+      line(
+        `${style.error(style.bold('LOST     '))} ${bodyForDisplay(delivery.body)}${redeliveredMark(delivery)} ${style.dim(`(delivery ${deliveryNumber}) ${LOSS_WORDS[outcome]}`)}`,
+      );
+    },
+    notice(text) {
+      stderr.write(`${colour(name)} ${text}\n`);
+    },
+    warn(text) {
+      stderr.write(`${colour(name)} ${style.warn(`warning: ${text}`)}\n`);
+    },
+    tally(tally, droppedUnprocessed) {
+      const parts = [
+        `${plural(tally.received, 'message')} received`,
+        `${tally.processed} processed`,
+        `${tally.lost} lost${tally.requeued > 0 ? ` (${tally.requeued} requeued)` : ''}`,
+        `${tally.redelivered} redelivered seen`,
+      ];
+      stderr.write(`${colour(name)} ${style.bold('stopped:')} ${parts.join(', ')}\n`);
+      if (droppedUnprocessed > 0) {
+        stderr.write(
+          `${colour(name)} ${style.warn(`${plural(droppedUnprocessed, 'message')} had arrived but were never processed; with auto-ack the broker had already removed them, so they are lost.`)}\n`,
+        );
+      }
+    },
+  };
+}

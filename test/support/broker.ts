@@ -1,0 +1,75 @@
+/** The broker the global setup provides (test/setup/global-setup.ts), and helpers around it. */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { inject } from 'vitest';
+import { rabbitmqctl } from '../../src/broker/local-node.js';
+
+/** How rabbitmqctl reaches the test broker, if it can. */
+export type BrokerCtl = { kind: 'local'; nodeName: string } | { kind: 'docker'; containerId: string } | null;
+
+/** What the global setup provides under the key `broker`. */
+export interface TestBrokerInfo {
+  amqpUrl: string;
+  ctl: BrokerCtl;
+  source: 'env' | 'local' | 'docker';
+}
+
+export interface TestBroker extends Omit<TestBrokerInfo, 'ctl'> {
+  /** How rabbitmqctl reaches the broker (the provided `ctl`), or null when it cannot. */
+  ctlTarget: BrokerCtl;
+  /** Whether ctl() can work; use with it.skipIf(!broker.hasCtl). */
+  hasCtl: boolean;
+  /** Runs rabbitmqctl against the test broker and resolves its stdout; rejects with its stderr. */
+  ctl(args: string[]): Promise<string>;
+}
+
+function dockerRabbitmqctl(containerId: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'docker',
+      ['exec', containerId, 'rabbitmqctl', ...args],
+      { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error === null) resolve(stdout);
+        else
+          reject(
+            new Error(
+              `docker exec ${containerId} rabbitmqctl ${args.join(' ')} failed: ${stderr || error.message}`,
+            ),
+          );
+      },
+    );
+  });
+}
+
+/** Runs rabbitmqctl against whatever `ctl` describes. */
+export function runCtl(ctl: BrokerCtl, args: string[]): Promise<string> {
+  if (ctl === null) {
+    return Promise.reject(
+      new Error(
+        `This test needs rabbitmqctl (it ran: rabbitmqctl ${args.join(' ')}), but the test broker came from AMQP_URL ` +
+          'without QTOOL_TEST_NODE. Set QTOOL_TEST_NODE=rabbit@<host> for a local broker, or unset AMQP_URL ' +
+          'so the tests start their own node.',
+      ),
+    );
+  }
+  if (ctl.kind === 'docker') return dockerRabbitmqctl(ctl.containerId, args);
+  return rabbitmqctl(ctl.nodeName, args);
+}
+
+/** The test broker: its URL, where it came from, and rabbitmqctl access. */
+export function testBroker(): TestBroker {
+  const info = inject('broker');
+  return {
+    amqpUrl: info.amqpUrl,
+    source: info.source,
+    ctlTarget: info.ctl,
+    hasCtl: info.ctl !== null,
+    ctl: (args) => runCtl(info.ctl, args),
+  };
+}
+
+/** A name no other test (or test run) uses: the prefix and a random suffix, e.g. `orders-1a2b3c4d5e6f`. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomBytes(6).toString('hex')}`;
+}

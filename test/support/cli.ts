@@ -1,0 +1,149 @@
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** The built CLI, exactly as `npx qtool` runs it. */
+export const QTOOL_BIN = fileURLToPath(new URL('../../bin/qtool.js', import.meta.url));
+
+export interface CliResult {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliOptions {
+  /** Extra environment; the connection comes from here (AMQP_URL etc.). */
+  env?: Record<string, string | undefined>;
+  /** Written to standard input, then closed. Without it stdin is closed at once. */
+  input?: string | Buffer;
+  /** Kill the process (and fail) if it has not ended by then. */
+  timeoutMs?: number;
+  /** Working folder (for a local qtool.config.json). */
+  cwd?: string;
+}
+
+/** Environment for a child: this process's, minus anything that would steer qtool by accident. */
+function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  // No user profile leaks in: the config folder is one that does not exist unless a test sets it.
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NO_COLOR: '1',
+    XDG_CONFIG_HOME: '/nonexistent/qtool-test-config',
+  };
+  for (const key of Object.keys(env)) {
+    if (key.startsWith('QTOOL_') || key === 'AMQP_URL' || key === 'FORCE_COLOR') delete env[key];
+  }
+  for (const [key, value] of Object.entries(extra)) {
+    if (value === undefined) delete env[key];
+    else env[key] = value;
+  }
+  return env;
+}
+
+/** Runs `qtool ...args` to completion. */
+export async function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  const child = startCli(args, options);
+  if (options.input !== undefined) child.process.stdin.end(options.input);
+  else child.process.stdin.end();
+  return child.finished(options.timeoutMs ?? 30_000);
+}
+
+/** A running `qtool` whose output can be awaited line by line. */
+export interface RunningCli {
+  process: ChildProcessWithoutNullStreams;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves when stdout (or stderr) matches; rejects with the output so far after `timeoutMs`. */
+  waitFor(pattern: RegExp, options?: { stream?: 'stdout' | 'stderr'; timeoutMs?: number }): Promise<string>;
+  /** Resolves with the result once the process ends; kills it after `timeoutMs`. */
+  finished(timeoutMs?: number): Promise<CliResult>;
+  signal(signal: NodeJS.Signals): void;
+}
+
+export function startCli(args: string[], options: CliOptions = {}): RunningCli {
+  const child = spawn(process.execPath, [QTOOL_BIN, ...args], {
+    env: childEnv(options.env),
+    stdio: 'pipe',
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+  });
+  let stdout = '';
+  let stderr = '';
+  const listeners = new Set<() => void>();
+  const notify = () => {
+    for (const listener of listeners) listener();
+  };
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    notify();
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+    notify();
+  });
+  const exited = new Promise<CliResult>((resolve) => {
+    child.on('close', (exitCode, signal) => resolve({ exitCode, signal, stdout, stderr }));
+  });
+  let ended = false;
+  void exited.then(() => {
+    ended = true;
+    notify();
+  });
+
+  const describe = () => `\n--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`;
+
+  return {
+    process: child,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    waitFor(pattern, { stream = 'stdout', timeoutMs = 20_000 } = {}) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const text = stream === 'stdout' ? stdout : stderr;
+          const match = pattern.exec(text);
+          if (match) {
+            cleanup();
+            resolve(match[0]);
+          } else if (ended) {
+            cleanup();
+            reject(
+              new Error(`qtool ${args.join(' ')} ended before ${stream} matched ${pattern}${describe()}`),
+            );
+          }
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(
+            new Error(
+              `timed out after ${timeoutMs} ms waiting for ${stream} to match ${pattern}${describe()}`,
+            ),
+          );
+        }, timeoutMs);
+        const cleanup = () => {
+          clearTimeout(timer);
+          listeners.delete(check);
+        };
+        listeners.add(check);
+        check();
+      });
+    },
+    async finished(timeoutMs = 30_000) {
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      const result = await exited;
+      clearTimeout(timer);
+      if (result.signal === 'SIGKILL')
+        throw new Error(`qtool ${args.join(' ')} did not end within ${timeoutMs} ms${describe()}`);
+      return result;
+    },
+    signal(signal) {
+      child.kill(signal);
+    },
+  };
+}
+
+/** Parses `--json` output into objects, one per line. */
+export function jsonLines<T = Record<string, unknown>>(text: string): T[] {
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as T);
+}

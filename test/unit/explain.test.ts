@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { explainAmqpError, parseBrokerClose } from '../../src/amqp/explain.js';
+
+const context = { hostname: 'rabbit', port: 5672, vhost: 'student1', username: 'student1' };
+const brokerError = (code: number, constant: string, text: string) =>
+  Object.assign(new Error(`Channel closed by server: ${code} (${constant}) with message "${text}"`), {
+    code,
+  });
+
+describe('parseBrokerClose', () => {
+  it('reads the code and the broker words without the constant prefix', () => {
+    expect(parseBrokerClose(brokerError(404, 'NOT-FOUND', "NOT_FOUND - no queue 'q' in vhost '/'"))).toEqual({
+      replyCode: 404,
+      text: "no queue 'q' in vhost '/'",
+    });
+  });
+});
+
+describe('explainAmqpError', () => {
+  it('names host and port for a refused connection and suggests starting a broker', () => {
+    const error = explainAmqpError(
+      Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+      context,
+    );
+    expect(error.message).toContain('rabbit:5672');
+    expect(error.hint).toContain('docker compose up -d');
+    expect(error.exitCode).toBe(1);
+  });
+
+  it('explains a wrong password without showing it', () => {
+    const error = explainAmqpError(
+      new Error(
+        'Handshake terminated by server: 403 (ACCESS-REFUSED) with message "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the broker logfile."',
+      ),
+      context,
+    );
+    expect(error.message).toMatch(/wrong username or password/);
+  });
+
+  it('explains the consumer timeout', () => {
+    const error = explainAmqpError(
+      brokerError(
+        406,
+        'PRECONDITION-FAILED',
+        'PRECONDITION_FAILED - delivery acknowledgement on channel 1 timed out. Timeout value used: 1800000 ms. This timeout value can be configured, see consumers doc guide to learn more',
+      ),
+      context,
+    );
+    expect(error.message).toMatch(/consumer timeout/);
+  });
+
+  it('explains an oversized message with both sizes', () => {
+    const error = explainAmqpError(
+      brokerError(
+        406,
+        'PRECONDITION-FAILED',
+        'PRECONDITION_FAILED - message size 20000000 is larger than configured max size 16777216',
+      ),
+      context,
+    );
+    expect(error.message).toContain('20000000 bytes');
+    expect(error.message).toContain('16777216');
+  });
+
+  it('explains RabbitMQ 4.3 refusing a non-durable queue', () => {
+    const error = explainAmqpError(
+      Object.assign(
+        new Error(
+          'Connection closed: 541 (INTERNAL-ERROR) with message "INTERNAL_ERROR - Feature `transient_nonexcl_queues` is deprecated."',
+        ),
+        { code: 541 },
+      ),
+      context,
+    );
+    expect(error.hint).toMatch(/--no-durable/);
+  });
+
+  it('explains a broker shutdown', () => {
+    const error = explainAmqpError(
+      Object.assign(
+        new Error(
+          'Connection closed: 320 (CONNECTION-FORCED) with message "CONNECTION_FORCED - broker forced connection closure with reason \'shutdown\'"',
+        ),
+        { code: 320 },
+      ),
+      context,
+    );
+    expect(error.message).toMatch(/shutting down/);
+  });
+
+  it('keeps the broker words for anything it does not know', () => {
+    const error = explainAmqpError(
+      brokerError(406, 'PRECONDITION-FAILED', 'PRECONDITION_FAILED - something new'),
+      context,
+    );
+    expect(error.message).toContain('something new');
+  });
+});

@@ -1,0 +1,212 @@
+import { describe, expect, it } from 'vitest';
+import { fromManagement } from '../../src/commands/queue-sampler.js';
+import { displayManagementUrl, managementTarget } from '../../src/management/client.js';
+import {
+  depthOf,
+  plainLine,
+  type QueueFigures,
+  renderTable,
+  renderWatchFrame,
+  sparkline,
+  truncate,
+} from '../../src/output/queue-table.js';
+
+function figures(name: string, overrides: Partial<QueueFigures> = {}): QueueFigures {
+  return {
+    name,
+    ready: 3,
+    unacked: 1,
+    total: 4,
+    consumers: 2,
+    publishRate: 1.25,
+    deliverRate: 0.5,
+    ackRate: 0,
+    redeliverRate: 0,
+    ...overrides,
+  };
+}
+
+describe('renderTable', () => {
+  it('right-aligns numbers under headers, each column as wide as its widest cell', () => {
+    const lines = renderTable([figures('hello'), figures('b', { ready: 1234567, publishRate: 250.4 })]);
+    expect(lines).toEqual([
+      'queue    ready  unacked  total  consumers  pub/s  deliver/s  ack/s',
+      'hello        3        1      4          2    1.3        0.5    0.0',
+      'b      1234567        1      4          2    250        0.5    0.0',
+    ]);
+  });
+
+  it("shows a figure the source cannot give as '-'", () => {
+    const amqpOnly = figures('q', {
+      unacked: null,
+      total: null,
+      publishRate: null,
+      deliverRate: null,
+      ackRate: null,
+    });
+    const [, row] = renderTable([amqpOnly]);
+    expect(row?.split(/\s+/)).toEqual(['q', '3', '-', '-', '2', '-', '-', '-']);
+  });
+
+  it('fits 80 columns by shortening long names with an ellipsis', () => {
+    const long = `orders-${'x'.repeat(60)}`;
+    const lines = renderTable([figures(long), figures('short')], { maxWidth: 80 });
+    for (const line of lines) expect([...line].length).toBeLessThanOrEqual(80);
+    expect(lines[1]).toMatch(/^orders-x+… +3 +1 +4 +2 +1\.3 +0\.5 +0\.0$/);
+    expect([...(lines[1] ?? '')].length).toBe(80);
+    expect(lines[2]).toMatch(/^short +3/);
+  });
+
+  it('cuts whole lines when even a short name does not fit', () => {
+    const lines = renderTable([figures('abcdefghijkl')], { maxWidth: 40 });
+    for (const line of lines) expect([...line].length).toBe(40);
+    expect(lines[1]?.endsWith('…')).toBe(true);
+  });
+
+  it('marks a deleted queue and shows none of its figures', () => {
+    const [, row] = renderTable([{ ...figures('gone-q'), gone: true }]);
+    expect(row).toMatch(/^gone-q \(gone\) +- +- +- +- +- +- +-$/);
+  });
+});
+
+describe('sparkline', () => {
+  it('scales from 0 to the largest value: empty is the floor, the peak is the top', () => {
+    expect(sparkline([0, 1, 2, 3, 4, 5, 6, 7], 8)).toBe('▁▂▃▄▅▆▇█');
+    expect(sparkline([0, 100, 50], 3)).toBe('▁█▅');
+  });
+
+  it('lifts any non-zero depth above the floor', () => {
+    expect(sparkline([1000, 1, 0], 3)).toBe('█▂▁');
+  });
+
+  it('shows only the last samples that fit, and blanks for unknown ones', () => {
+    expect(sparkline([9, 9, 9, 0, 4, null, 8], 4)).toBe('▁▅ █');
+    expect(sparkline([0, 0, 0], 5)).toBe('▁▁▁');
+    expect(sparkline([1, 2], 0)).toBe('');
+  });
+});
+
+describe('truncate', () => {
+  it('keeps short text and cuts long text to the width, ellipsis included', () => {
+    expect(truncate('hello', 5)).toBe('hello');
+    expect(truncate('hello!', 5)).toBe('hell…');
+  });
+});
+
+describe('depthOf', () => {
+  it('is the total when known, else the ready count, and unknown for a deleted queue', () => {
+    expect(depthOf(figures('a'))).toBe(4);
+    expect(depthOf(figures('a', { total: null }))).toBe(3);
+    expect(depthOf({ ...figures('a'), gone: true })).toBeNull();
+  });
+});
+
+describe('plainLine', () => {
+  it('is one timestamped key=value line, no escape codes', () => {
+    const line = plainLine(new Date(2026, 0, 2, 7, 8, 9, 10), figures('hello', { unacked: null }));
+    expect(line).toBe(
+      '07:08:09.010 hello ready=3 unacked=- total=4 consumers=2 pub/s=1.3 deliver/s=0.5 ack/s=0.0 redeliver/s=0.0',
+    );
+  });
+});
+
+describe('renderWatchFrame', () => {
+  const base = {
+    title: 'qtool watch amqp://guest@localhost:5672/%2F, every 1 s; q quits',
+    note: 'AMQP only',
+    time: new Date(2026, 0, 2, 7, 8, 9, 10),
+    width: 80,
+    height: 23,
+  };
+
+  it('shows each queue with a sparkline of its depth history', () => {
+    const lines = renderWatchFrame({
+      ...base,
+      rows: [figures('hello')],
+      history: new Map([['hello', [0, 2, 4]]]),
+    });
+    expect(lines[1]).toBe('07:08:09.010  AMQP only');
+    expect(lines[3]).toMatch(/^queue +ready/);
+    expect(lines[4]).toMatch(/^hello +3 +1 +4/);
+    expect(lines[5]).toBe('  depth ▁▅█  max 4');
+  });
+
+  it('fits the pane: never wider or taller than given, and says how many queues are hidden', () => {
+    const rows = Array.from({ length: 30 }, (_, index) => figures(`queue-${index}-${'n'.repeat(70)}`));
+    const history = new Map(rows.map((row) => [row.name, Array.from({ length: 500 }, (_, i) => i % 9)]));
+    const lines = renderWatchFrame({ ...base, rows, history });
+    expect(lines.length).toBeLessThanOrEqual(23);
+    for (const line of lines) expect([...line].length).toBeLessThanOrEqual(80);
+    expect(lines.at(-1)).toMatch(/^… and 21 more/);
+    expect(lines[5]).toMatch(/^ {2}depth [▁▂▃▄▅▆▇█]{60,} {2}max 8$/);
+  });
+});
+
+describe('fromManagement', () => {
+  it('reads ready, unacked, total, consumers and the three rates; no stats yet means rate 0', () => {
+    expect(
+      fromManagement({
+        name: 'q',
+        messages_ready: 5,
+        messages_unacknowledged: 1,
+        messages: 6,
+        consumers: 2,
+        message_stats: {
+          publish_details: { rate: 3.2 },
+          deliver_get_details: { rate: 1.5 },
+          ack_details: { rate: 1.4 },
+        },
+      }),
+    ).toEqual({
+      name: 'q',
+      ready: 5,
+      unacked: 1,
+      total: 6,
+      consumers: 2,
+      publishRate: 3.2,
+      deliverRate: 1.5,
+      ackRate: 1.4,
+      redeliverRate: 0,
+    });
+    expect(fromManagement({ name: 'fresh' })).toMatchObject({ ready: null, consumers: null, publishRate: 0 });
+  });
+});
+
+describe('managementTarget', () => {
+  const settings = {
+    protocol: 'amqp' as const,
+    hostname: 'rabbit.example',
+    port: 5672,
+    vhost: 'student1',
+    username: 'student1',
+    password: 's3cret-pw',
+    heartbeat: undefined,
+    queue: 'hello',
+  };
+
+  it('defaults to http on port 15672 of the broker host with the same credentials', () => {
+    expect(managementTarget(settings, undefined)).toEqual({
+      baseUrl: 'http://rabbit.example:15672/',
+      username: 'student1',
+      password: 's3cret-pw',
+    });
+    expect(managementTarget({ ...settings, hostname: '::1' }, undefined).baseUrl).toBe('http://[::1]:15672/');
+  });
+
+  it('takes credentials out of --management-url, so they are never shown', () => {
+    const target = managementTarget(settings, 'https://admin:pa%40ss@mgmt.example/rabbitmq');
+    expect(target).toEqual({
+      baseUrl: 'https://mgmt.example/rabbitmq/',
+      username: 'admin',
+      password: 'pa@ss',
+    });
+    expect(displayManagementUrl(target)).toBe('https://mgmt.example/rabbitmq');
+  });
+
+  it('refuses a URL that is not http(s), without echoing it', () => {
+    expect(() => managementTarget(settings, 'amqp://u:hidden@h')).toThrow(/must start with http/);
+    expect(() => managementTarget(settings, 'not a url hidden')).toThrow(
+      /^--management-url is not a valid URL$/,
+    );
+  });
+});
