@@ -111,6 +111,39 @@ export async function runBrokerStop(io: CommandIo): Promise<number> {
   return 0;
 }
 
+/**
+ * `qtool broker restart`: a real broker restart that keeps the data, for the lab's durability
+ * section: durable queues and persistent messages survive it, the rest does not.
+ */
+export async function runBrokerRestart(io: CommandIo): Promise<number> {
+  const statePath = brokerStatePath(io.env);
+  const state = await readState(statePath);
+  if (state === null) {
+    writeLine(io.stderr, `qtool has not started a broker: nothing is recorded in ${statePath}.`);
+    writeLine(io.stderr, 'It only restarts a broker it started with `qtool broker start`.');
+    return 1;
+  }
+  if (state.kind === 'docker') {
+    await compose(['restart'], state.composeFile);
+  } else {
+    try {
+      await attachLocalNode(state, {
+        onLog: (line) => writeLine(io.stderr, withoutPassword(line)),
+      }).restart();
+    } catch (error) {
+      throw new QtoolError(`could not restart RabbitMQ node ${state.nodeName}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+  writeLine(
+    io.stdout,
+    'Restarted the broker qtool started; its durable queues and persistent messages are kept.',
+  );
+  printFacts(state, io);
+  return 0;
+}
+
 /** `qtool broker status`: whether the broker qtool started runs. Exits 0 if it does, 1 otherwise. */
 export async function runBrokerStatus(io: CommandIo): Promise<number> {
   const statePath = brokerStatePath(io.env);
@@ -144,6 +177,8 @@ async function startLocal(
       amqpPort,
       management: management === 0 ? true : management,
       nodeName: `qtool-broker-${amqpPort}@localhost`,
+      // Statistics every second rather than every 5 s, so qtool watch follows a lab run closely.
+      extraConfig: { collect_statistics_interval: '1000' },
       onLog: (line) => writeLine(io.stderr, withoutPassword(line)),
     });
     return { kind: 'local', startedAt: new Date().toISOString(), ...localNodeFacts(node) };

@@ -130,14 +130,14 @@ async function layOut(
     ['set-option', '-w', '-t', windowId, 'pane-border-status', 'top'],
     ['set-option', '-w', '-t', windowId, 'pane-border-format', ' #{@qtool_title} '],
   ];
-  const run = (pane: string, title: string, line: string) => {
-    commands.push(
-      ['set-option', '-p', '-t', pane, '@qtool_title', title],
-      ['send-keys', '-t', pane, '-l', alias],
-      ['send-keys', '-t', pane, 'Enter'],
-      ['send-keys', '-t', pane, '-l', line],
-      ['send-keys', '-t', pane, 'Enter'],
-    );
+  // Worker and watch panes show the command they run, so students see what to type themselves;
+  // the shell pane only shows its hint.
+  const run = (pane: string, title: string, line: string, showCommand = true) => {
+    const typed = showCommand ? [alias, line] : [`${alias}; ${line}`];
+    commands.push(['set-option', '-p', '-t', pane, '@qtool_title', title]);
+    for (const text of typed) {
+      commands.push(['send-keys', '-t', pane, '-l', text], ['send-keys', '-t', pane, 'Enter']);
+    }
   };
   panes.forEach((pane, index) => {
     const worker = `w${index + 1}`;
@@ -151,7 +151,8 @@ async function layOut(
   run(
     shellPane,
     'shell: qtool send ...',
-    `echo ${shellQuote(`Send from here, e.g.: qtool send one two three four`)}`,
+    `echo ${shellQuote('Send from here, e.g.: qtool send one two three four')}`,
+    false,
   );
   commands.push(['select-pane', '-t', shellPane]);
   await tmuxScript(tmuxPath, commands, io.env);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { runBrokerStart, runBrokerStatus, runBrokerStop } from '../../commands/broker.js';
+import { runBrokerRestart, runBrokerStart, runBrokerStatus, runBrokerStop } from '../../commands/broker.js';
 import { parsePort } from '../../config/connection.js';
 import type { CliContext } from '../context.js';
 
@@ -36,6 +36,15 @@ export function registerBrokerCommands(program: Command, { io, result }: CliCont
     .description('stop the broker `qtool broker start` started and remove its data (never any other)')
     .action(async () => {
       result.exitCode = await runBrokerStop(io);
+    });
+
+  broker
+    .command('restart')
+    .description(
+      'restart the broker `qtool broker start` started, keeping its data (durable queues and persistent messages survive)',
+    )
+    .action(async () => {
+      result.exitCode = await runBrokerRestart(io);
     });
 
   broker
