@@ -55,8 +55,9 @@ function installSafetyNet(io: CommandIo, verbose: boolean): void {
   if (safetyNetInstalled) return;
   safetyNetInstalled = true;
   process.on('uncaughtException', (error: NodeJS.ErrnoException) => {
-    // The reader of our output went away (`qtool receive | head`): that is not our failure.
-    if (error.code === 'EPIPE') io.exitNow(0);
+    // The reader of our output went away (`qtool status | head`): that is not our failure. Only
+    // stdout's own EPIPE counts: one from a child's pipe is a real error, reported as such.
+    if (error.code === 'EPIPE' && (io.stdout as { destroyed?: boolean }).destroyed === true) io.exitNow(0);
     io.exitNow(reportError(error, io, verbose));
   });
   process.on('unhandledRejection', (reason) => {

@@ -78,7 +78,7 @@ export async function runLab(
 
   writeLine(
     io.stderr,
-    `Lab ${inTmux ? 'window' : 'session'} '${name}': ${options.workers} workers (w1-w${options.workers}), qtool watch and a shell, ` +
+    `Lab ${inTmux ? 'window' : 'session'} '${name}': ${options.workers === 1 ? '1 worker (w1)' : `${options.workers} workers (w1-w${options.workers})`}, qtool watch and a shell, ` +
       `on queue '${settings.queue}' at ${maskedUrl(settings)}.`,
   );
   if (inTmux) return 0;
@@ -260,10 +260,13 @@ async function splitEvenly(
   return panes;
 }
 
-/** The terminal's size for a session about to be attached, so its layout fits from the start. */
+/**
+ * The terminal's size for a session about to be attached, so its layout fits from the start.
+ * Without a terminal (--detach from a script) tmux would make it 80x24, too small for five panes
+ * to be read with capture-pane; a client attaching later resizes it to its own terminal anyway.
+ */
 function terminalSize(io: CommandIo): string[] {
   const { columns, rows } = io.stdout as { columns?: number; rows?: number };
-  return columns !== undefined && rows !== undefined && columns > 0 && rows > 0
-    ? ['-x', String(columns), '-y', String(rows)]
-    : [];
+  const known = columns !== undefined && rows !== undefined && columns > 0 && rows > 0;
+  return ['-x', String(known ? columns : 160), '-y', String(known ? rows : 48)];
 }

@@ -70,7 +70,7 @@ export function truncate(text: string, width: number): string {
 }
 
 function displayName(figures: QueueFigures): string {
-  return figures.gone ? `${figures.name} (gone)` : figures.name;
+  return figures.gone ? `${figures.name} (missing)` : figures.name;
 }
 
 export interface TableOptions {

@@ -57,6 +57,9 @@ export function tmux(
         resolve({ code, stdout, stderr: stderr || (error?.message ?? '') });
       },
     );
+    // tmux may exit before reading its script (a failing first command); its exit code and
+    // stderr tell why, so a broken pipe here is not an error of its own.
+    child.stdin?.on('error', () => {});
     child.stdin?.end(input ?? '');
   });
 }

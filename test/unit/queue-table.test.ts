@@ -65,7 +65,7 @@ describe('renderTable', () => {
 
   it('marks a deleted queue and shows none of its figures', () => {
     const [, row] = renderTable([{ ...figures('gone-q'), gone: true }]);
-    expect(row).toMatch(/^gone-q \(gone\) +- +- +- +- +- +- +-$/);
+    expect(row).toMatch(/^gone-q \(missing\) +- +- +- +- +- +- +-$/);
   });
 });
 
