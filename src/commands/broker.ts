@@ -177,8 +177,6 @@ async function startLocal(
       amqpPort,
       management: management === 0 ? true : management,
       nodeName: `qtool-broker-${amqpPort}@localhost`,
-      // Statistics every second rather than every 5 s, so qtool watch follows a lab run closely.
-      extraConfig: { collect_statistics_interval: '1000' },
       onLog: (line) => writeLine(io.stderr, withoutPassword(line)),
     });
     return { kind: 'local', startedAt: new Date().toISOString(), ...localNodeFacts(node) };
