@@ -1,4 +1,5 @@
-import { probeQueues } from '../amqp/queue-probe.js';
+import { probeQueues, type QueueProbe } from '../amqp/queue-probe.js';
+import { openSession, type Session } from '../amqp/session.js';
 import type { ConnectionSettings } from '../config/connection.js';
 import { QtoolError } from '../errors.js';
 import {
@@ -48,23 +49,35 @@ export async function withQueueSampler<T>(
   let unavailable = '--no-management';
   if (options.management) {
     const target = managementTarget(settings, options.managementUrl);
+    let pending: ManagementQueue[] | undefined;
     try {
-      let pending: ManagementQueue[] | undefined = await listQueues(target, settings.vhost);
-      const where = displayManagementUrl(target);
-      return await work({
-        source: 'management',
-        note: `source: management API at ${where} (its figures lag the broker by up to 5 s)`,
-        shortNote: 'management API (figures lag up to 5 s)',
-        async sample() {
-          // The probe's answer is the first sample: no need to ask twice.
-          const listed = pending ?? (await listQueuesOrFail(target, settings.vhost));
-          pending = undefined;
-          return selectFromManagement(listed, options.queues);
-        },
-      });
+      pending = await listQueues(target, settings.vhost);
     } catch (error) {
       if (!(error instanceof ManagementUnavailable)) throw error;
       unavailable = error.message;
+    }
+    if (pending !== undefined) {
+      const where = displayManagementUrl(target);
+      const live = await LiveCounts.open(settings, purpose);
+      try {
+        return await work({
+          source: 'management',
+          note: live.available
+            ? `source: management API at ${where} (unacked and rates lag up to 5 s; ready and consumers are live, over AMQP)`
+            : `source: management API at ${where} (its figures lag the broker by up to 5 s)`,
+          shortNote: live.available
+            ? 'management API (unacked, rates lag up to 5 s) + live AMQP'
+            : 'management API (figures lag up to 5 s)',
+          async sample() {
+            // The probe's answer is the first sample: no need to ask twice.
+            const listed = pending ?? (await listQueuesOrFail(target, settings.vhost));
+            pending = undefined;
+            return live.overlay(selectFromManagement(listed, options.queues));
+          },
+        });
+      } finally {
+        await live.close();
+      }
     }
   }
 
@@ -92,6 +105,65 @@ export async function withQueueSampler<T>(
       },
     }),
   );
+}
+
+/** Above this many queues, the live AMQP figures are left out: one passive declare each per sample. */
+const MAX_LIVE_QUEUES = 50;
+
+/**
+ * The management API's message counts come from samples aggregated every 5 seconds, too coarse to
+ * see a lab's messages arrive and drain. Passive declares over AMQP give the current ready count and
+ * consumers, so these replace the API's; unacked and rates stay the API's. Best effort: when AMQP
+ * is not reachable or fails mid-run, the API's own figures are shown.
+ */
+class LiveCounts {
+  private constructor(private session: Session | null) {}
+
+  static async open(settings: ConnectionSettings, purpose: string): Promise<LiveCounts> {
+    try {
+      return new LiveCounts(await openSession(settings, purpose));
+    } catch {
+      return new LiveCounts(null);
+    }
+  }
+
+  get available(): boolean {
+    return this.session !== null;
+  }
+
+  async overlay(rows: QueueFigures[]): Promise<QueueFigures[]> {
+    const session = this.session;
+    if (session === null || rows.length > MAX_LIVE_QUEUES) return rows;
+    let probes: Awaited<ReturnType<typeof probeQueues>>;
+    try {
+      probes = await probeQueues(
+        session.model,
+        rows.map((row) => row.name),
+      );
+    } catch {
+      // The connection went (a broker restart, say): carry on with the API alone.
+      this.session = null;
+      await session.close();
+      return rows;
+    }
+    return rows.map((row, index) => withLiveCounts(row, probes[index] ?? null));
+  }
+
+  async close(): Promise<void> {
+    await this.session?.close();
+  }
+}
+
+/** A row with the live ready and consumer counts; a queue the API does not list yet is no longer missing. */
+export function withLiveCounts(row: QueueFigures, probe: QueueProbe | null): QueueFigures {
+  if (probe === null) return row;
+  const { gone: _gone, ...known } = row;
+  return {
+    ...known,
+    ready: probe.ready,
+    consumers: probe.consumers,
+    total: row.unacked === null ? null : probe.ready + row.unacked,
+  };
 }
 
 /** Once chosen, the management API must keep answering; a broker gone mid-watch ends the run. */

@@ -94,12 +94,25 @@ describe.skipIf(!canStartNode)('qtool status and watch with the management API',
     const table = await runCli(['status', queue, ...management], { env });
     expect(table.exitCode, table.stderr).toBe(0);
     expect(table.stderr.trim()).toBe(
-      `source: management API at http://127.0.0.1:${node.managementPort} (its figures lag the broker by up to 5 s)`,
+      `source: management API at http://127.0.0.1:${node.managementPort} (unacked and rates lag up to 5 s; ready and consumers are live, over AMQP)`,
     );
     const row = table.stdout.split('\n')[1]?.split(/\s+/);
     expect(row?.slice(0, 5)).toEqual([queue, '2', '1', '3', '1']);
     expect(row?.slice(5)).toHaveLength(3);
     for (const rate of row?.slice(5) ?? []) expect(rate).toMatch(/^\d+(\.\d)?$/);
+  }, 60_000);
+
+  it('shows ready and consumers live over AMQP, before the API has sampled the queue', async () => {
+    const queue = uniqueName('mg-live');
+    expect((await runCli(['send', '--queue', queue, 'a', 'b', 'c'], { env })).exitCode).toBe(0);
+    // At once: the API samples every 5 s, so on its own it would not know these three yet.
+    const [row] = (await status([queue])).queues;
+    expect(row).toMatchObject({ name: queue, ready: 3, consumers: 0 });
+    const worker = startCli(['qprocessor', '--queue', queue, '--delay-per-char', '0'], { env });
+    workers.push(worker);
+    await worker.waitFor(/processed "c"/);
+    const [after] = (await status([queue])).queues;
+    expect(after).toMatchObject({ ready: 0, consumers: 1 });
   }, 60_000);
 
   it('lists every queue of the vhost when none is named, with numbers for every figure', async () => {
@@ -112,12 +125,12 @@ describe.skipIf(!canStartNode)('qtool status and watch with the management API',
     await eventually(
       async () => {
         document = await status([]);
-        // A queue is listed before its first statistics arrive, with zeros: wait for the
-        // figures themselves, not only the names.
+        // A queue is listed before its first statistics arrive: wait for the API's own figure
+        // (unacked; ready is live over AMQP from the start).
         const byName = new Map(document.queues.map((queue) => [queue.name, queue]));
         return (
-          byName.get(first)?.ready === 1 &&
-          byName.get(second)?.ready === 2 &&
+          byName.get(first)?.unacked === 0 &&
+          byName.get(second)?.unacked === 0 &&
           document.queues.every((queue) => queue.ready !== null)
         );
       },
@@ -169,8 +182,8 @@ describe.skipIf(!canStartNode)('qtool status and watch with the management API',
     const queue = uniqueName('mg-watch');
     await runCli(['send', '--queue', queue, 'p', 'q'], { env });
     await eventually(
-      async () => (await status([queue])).queues[0]?.ready === 2,
-      'the management API to see the queue',
+      async () => (await status([queue])).queues[0]?.unacked === 0,
+      'the management API to sample the queue',
       20_000,
     );
     const result = await runCli(['watch', queue, '--count', '2', '--interval', '0.2', ...management], {

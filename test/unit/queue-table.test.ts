@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fromManagement } from '../../src/commands/queue-sampler.js';
+import { fromManagement, withLiveCounts } from '../../src/commands/queue-sampler.js';
 import { displayManagementUrl, managementTarget } from '../../src/management/client.js';
 import {
   depthOf,
@@ -208,5 +208,39 @@ describe('managementTarget', () => {
     expect(() => managementTarget(settings, 'not a url hidden')).toThrow(
       /^--management-url is not a valid URL$/,
     );
+  });
+});
+
+describe('withLiveCounts', () => {
+  const fromApi = { ...figures('jobs'), ready: 7, unacked: 3, total: 10, consumers: 2 };
+
+  it('takes ready and consumers from the passive declare, and adds them up with the API unacked', () => {
+    expect(withLiveCounts(fromApi, { name: 'jobs', ready: 2, consumers: 3 })).toEqual({
+      ...fromApi,
+      ready: 2,
+      consumers: 3,
+      total: 5,
+    });
+  });
+
+  it('keeps the API row when the queue could not be probed', () => {
+    expect(withLiveCounts(fromApi, null)).toBe(fromApi);
+  });
+
+  it('shows a queue the API does not list yet, without inventing its unacked or total', () => {
+    const unknown = {
+      ready: null,
+      unacked: null,
+      total: null,
+      consumers: null,
+      publishRate: null,
+      deliverRate: null,
+      ackRate: null,
+      redeliverRate: null,
+    };
+    const unlisted = { ...figures('new', unknown), gone: true as const };
+    const row = withLiveCounts(unlisted, { name: 'new', ready: 4, consumers: 0 });
+    expect(row).toEqual({ ...figures('new', unknown), ready: 4, consumers: 0 });
+    expect(row).not.toHaveProperty('gone');
   });
 });
