@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { saveProfile } from '../../src/config/profiles.js';
-import { runCli } from '../support/cli.js';
+import { childEnv, runCli } from '../support/cli.js';
 
 const run = promisify(execFile);
 let folder: string;
@@ -35,7 +35,7 @@ async function complete(...words: string[]): Promise<string[]> {
       '-c',
       `source '${script}'; COMP_WORDS=(${quoted}); COMP_CWORD=${words.length - 1}; _qtool; printf '%s\\n' "\${COMPREPLY[@]}"`,
     ],
-    { env: { ...process.env, XDG_CONFIG_HOME: folder } },
+    { env: childEnv({ XDG_CONFIG_HOME: folder }) },
   );
   return stdout.split('\n').filter(Boolean);
 }

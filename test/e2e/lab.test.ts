@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findTmux } from '../../src/tmux/tmux.js';
 import { eventually } from '../support/amqp.js';
 import { testBroker, uniqueName } from '../support/broker.js';
-import { runCli } from '../support/cli.js';
+import { childEnv, runCli } from '../support/cli.js';
 
 /**
  * `qtool lab` in a real tmux, headless: a tmux server of this file's own (its socket in a
@@ -35,7 +35,7 @@ describe.skipIf(tmuxPath === null)('qtool lab', () => {
       execFile(
         tmuxPath as string,
         args,
-        { env: { ...process.env, TMUX_TMPDIR: tmuxDir, TMUX: '' }, encoding: 'utf8' },
+        { env: childEnv({ TMUX_TMPDIR: tmuxDir, TMUX: undefined }), encoding: 'utf8' },
         (error, stdout, stderr) =>
           error ? reject(new Error(`tmux ${args.join(' ')}: ${stderr}`)) : resolve(stdout),
       );

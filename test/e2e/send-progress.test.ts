@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { queueState } from '../support/amqp.js';
 import { testBroker, uniqueName } from '../support/broker.js';
-import { QTOOL_BIN, runCli } from '../support/cli.js';
+import { childEnv, QTOOL_BIN, runCli } from '../support/cli.js';
 
 const broker = testBroker();
 const env = { AMQP_URL: broker.amqpUrl };
@@ -13,7 +13,7 @@ const run = promisify(execFile);
 async function inTerminal(args: string[]): Promise<string> {
   const command = [process.execPath, QTOOL_BIN, ...args].map((word) => `'${word}'`).join(' ');
   const { stdout } = await run('script', ['-qec', command, '/dev/null'], {
-    env: { ...process.env, ...env, NO_COLOR: '1', TERM: 'xterm' },
+    env: childEnv({ ...env, TERM: 'xterm' }),
     timeout: 60_000,
     maxBuffer: 16 * 1024 * 1024,
   });

@@ -5,7 +5,7 @@ import { isPortAnswering } from '../../src/broker/local-node.js';
 import { pickFreePorts } from '../../src/broker/ports.js';
 import { eventually, withChannel } from '../support/amqp.js';
 import { testBroker, uniqueName } from '../support/broker.js';
-import { jsonLines, QTOOL_BIN, type RunningCli, runCli, startCli } from '../support/cli.js';
+import { childEnv, jsonLines, QTOOL_BIN, type RunningCli, runCli, startCli } from '../support/cli.js';
 
 /**
  * status and watch on the shared test broker, whose management plugin is off: the AMQP-only path.
@@ -229,8 +229,13 @@ describe('qtool watch on a terminal (tmux)', () => {
   const tmuxSocket = `qtool-watch-test-${randomBytes(4).toString('hex')}`;
   const tmux = (args: string[]) =>
     new Promise<string>((resolve, reject) => {
-      execFile('tmux', ['-L', tmuxSocket, ...args], { encoding: 'utf8' }, (error, stdout, stderr) =>
-        error ? reject(new Error(`tmux ${args.join(' ')}: ${stderr || error.message}`)) : resolve(stdout),
+      // childEnv: no QTOOL_* or AMQP_URL of the person running the tests reaches the panes.
+      execFile(
+        'tmux',
+        ['-L', tmuxSocket, ...args],
+        { encoding: 'utf8', env: childEnv() },
+        (error, stdout, stderr) =>
+          error ? reject(new Error(`tmux ${args.join(' ')}: ${stderr || error.message}`)) : resolve(stdout),
       );
     });
   const hasTmux = () =>

@@ -23,7 +23,7 @@ export interface CliOptions {
 }
 
 /** Environment for a child: this process's, minus anything that would steer qtool by accident. */
-function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+export function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   // No user profile leaks in: the config folder is one that does not exist unless a test sets it.
   const env: NodeJS.ProcessEnv = {
     ...process.env,
