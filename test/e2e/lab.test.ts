@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findTmux } from '../../src/tmux/tmux.js';
 import { eventually } from '../support/amqp.js';
 import { testBroker, uniqueName } from '../support/broker.js';
-import { childEnv, runCli } from '../support/cli.js';
+import { childEnv, QTOOL_BIN, runCli } from '../support/cli.js';
 
 /**
  * `qtool lab` in a real tmux, headless: a tmux server of this file's own (its socket in a
@@ -222,6 +222,45 @@ describe.skipIf(tmuxPath === null)('qtool lab', () => {
     },
     60_000,
   );
+
+  it('inside tmux, opens the lab as a new window of the current session, and --kill closes only it', async () => {
+    const outer = uniqueName('outer');
+    const inner = uniqueName('inner');
+    const queue = uniqueName('lab-in-q');
+    const qtool = `'${process.execPath}' '${QTOOL_BIN}'`;
+    await tmux(['new-session', '-d', '-s', outer, '-x', '160', '-y', '48']);
+    const typeIn = async (line: string) => {
+      await tmux(['send-keys', '-t', `=${outer}:0`, '-l', line]);
+      await tmux(['send-keys', '-t', `=${outer}:0`, 'Enter']);
+    };
+    // A person working in tmux: TMUX is set in this shell, by tmux itself.
+    await typeIn(
+      `export AMQP_URL='${broker.amqpUrl}'; ${qtool} lab --detach --session ${inner} --workers 2 --queue ${queue}; echo "lab-rc=$?"`,
+    );
+    await waitForPane(`=${outer}:0`, /lab-rc=0/, 'qtool lab to finish');
+    expect(await capture(`=${outer}:0`)).toContain(`Lab window '${inner}': 2 workers (w1-w2)`);
+
+    const windows = async () =>
+      (await tmux(['list-windows', '-t', `=${outer}`, '-F', '#{window_name} #{window_panes}']))
+        .trim()
+        .split('\n');
+    expect(await windows()).toEqual([expect.stringMatching(/ 1$/), `${inner} 4`]);
+    // Its workers run on the queue like a session's would.
+    const [worker] = (await tmux(['list-panes', '-t', `=${outer}:${inner}`, '-F', '#{pane_id}']))
+      .trim()
+      .split('\n');
+    await waitForPane(
+      worker as string,
+      new RegExp(`waiting for messages on '${queue}'`),
+      'the worker to start',
+    );
+
+    await typeIn(`${qtool} lab --kill --session ${inner}; echo "kill-rc=$?"`);
+    await waitForPane(`=${outer}:0`, /kill-rc=0/, 'qtool lab --kill to finish');
+    expect(await capture(`=${outer}:0`)).toContain(`Closed the lab window '${inner}'`);
+    expect(await windows()).toHaveLength(1);
+    await tmux(['kill-session', '-t', `=${outer}`]);
+  }, 60_000);
 
   it('says how to install tmux when it is missing', async () => {
     const emptyPath = await mkdtemp(join(tmpdir(), 'qtool-no-tmux-'));
