@@ -273,8 +273,9 @@ describe('qtool watch on a terminal (tmux)', () => {
     await tmux(['send-keys', '-t', 'watch', 'q']);
     await eventually(async () => {
       pane = await tmux(['capture-pane', '-p', '-t', 'watch']);
-      return pane.includes(marker);
-    }, 'watch to exit on q');
+      // The marker and then stty's verdict on the terminal mode, which comes a moment later.
+      return pane.includes(marker) && /^-?icanon$/m.test(pane);
+    }, 'watch to exit on q, and stty to report the terminal mode');
     expect(pane).toContain(`${marker} rc=0`);
     // Raw mode was undone: the terminal is back in canonical mode.
     expect(pane).toMatch(/^icanon$/m);
