@@ -19,6 +19,8 @@ export interface Consumer {
   /** Resolves when the broker ends the consumer or its channel; never rejects. */
   readonly stopped: Promise<ConsumerStop>;
   ack(message: ConsumeMessage): void;
+  /** Acks this message and every earlier unacked one on the channel (basic.ack multiple). */
+  ackUpTo(message: ConsumeMessage): void;
   /** basic.nack with requeue: the broker redelivers it, usually to another consumer. */
   requeue(message: ConsumeMessage): void;
   /** Stops new deliveries; messages already delivered stay ours to ack. */
@@ -57,6 +59,7 @@ export async function startConsumer(
     channel,
     stopped,
     ack: (message) => channel.ack(message),
+    ackUpTo: (message) => channel.ack(message, true),
     requeue: (message) => channel.nack(message, false, true),
     async cancel() {
       if (consumerTag !== undefined) await channel.cancel(consumerTag).catch(() => {});

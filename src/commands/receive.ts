@@ -29,9 +29,10 @@ const COUNT_PREFETCH_CAP = 500;
 /**
  * `qtool receive`: prints each message body on its own line as it arrives.
  *
- * Auto-ack, as the lab's hello-world consumer, except with `--count`: there qtool acks each
- * message once printed and limits prefetch, because an auto-ack consumer is sent more than it
- * will print and the extra would be lost when it exits. Unacked extras go back to the queue.
+ * Auto-ack, as the lab's hello-world consumer, except with `--count`: an auto-ack consumer is
+ * sent more than it will print, and the extra would be lost when it exits. There qtool acks
+ * manually with a prefetch window W, and holds back the acks of the last W messages until the
+ * end (see shouldAckAtOnce), so the broker never sends more than --count messages at all.
  */
 export async function runReceive(
   settings: ConnectionSettings,
@@ -39,14 +40,14 @@ export async function runReceive(
   io: CommandIo,
 ): Promise<number> {
   const manualAck = options.acknowledge || options.count !== undefined;
-  const prefetch =
-    options.prefetch ??
-    (options.count !== undefined ? Math.min(options.count, COUNT_PREFETCH_CAP) : undefined);
+  const prefetch = receivePrefetch(options.count, options.prefetch);
 
   return withSession(settings, 'receive', async (session) => {
     await ensureQueue(session.model, settings.queue, options.durability, settings);
 
     let received = 0;
+    /** The newest printed message whose ack is held back (see shouldAckAtOnce). */
+    let lastHeldBack: ConsumeMessage | undefined;
     let finishWith: (ending: Ending) => void = () => {};
     const finished = new Promise<Ending>((resolve) => {
       finishWith = resolve;
@@ -61,6 +62,16 @@ export async function runReceive(
     const onOutputError = () => finishWith({ kind: 'output-closed' });
     io.stdout.on('error', onOutputError);
 
+    // Ctrl-C is ours from the moment the banner invites it.
+    const stopListening = io.onInterrupt((count) => {
+      if (count > 1) io.exitNow(130);
+      finishWith({ kind: 'interrupted' });
+    });
+    // Before consuming: deliveries can arrive in the same turn as the consume-ok.
+    writeLine(
+      io.stderr,
+      `Waiting for messages on '${settings.queue}' at ${maskedUrl(settings)} (${manualAck ? 'acknowledging each' : 'auto-ack'}). Ctrl-C to stop.`,
+    );
     let done = false;
     const consumer = await startConsumer(
       session.model,
@@ -74,18 +85,13 @@ export async function runReceive(
           io.stdout,
           options.json ? JSON.stringify(jsonRecord(settings.queue, message)) : message.content.toString(),
         );
-        if (manualAck) consumer.ack(message);
+        if (manualAck) {
+          if (shouldAckAtOnce(received, options.count, prefetch)) consumer.ack(message);
+          else lastHeldBack = message;
+        }
         armIdleTimer();
         if (options.count !== undefined && received >= options.count) finishWith({ kind: 'count' });
       },
-    );
-    const stopListening = io.onInterrupt((count) => {
-      if (count > 1) io.exitNow(130);
-      finishWith({ kind: 'interrupted' });
-    });
-    writeLine(
-      io.stderr,
-      `Waiting for messages on '${settings.queue}' at ${maskedUrl(settings)} (${manualAck ? 'acknowledging each' : 'auto-ack'}). Ctrl-C to stop.`,
     );
     armIdleTimer();
 
@@ -97,6 +103,8 @@ export async function runReceive(
         throw await consumerStopError(outcome, session, settings.queue);
       }
       await consumer.cancel();
+      // The held-back acks: everything printed is taken, with one basic.ack (multiple).
+      if (lastHeldBack !== undefined) consumer.ackUpTo(lastHeldBack);
       await consumer.close();
       if (outcome.kind === 'idle') {
         writeLine(
@@ -129,4 +137,28 @@ function jsonRecord(queue: string, message: ConsumeMessage) {
 /** amqplib fills absent properties with undefined; JSON would drop them anyway, this keeps intent clear. */
 function definedOnly(record: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined));
+}
+
+/**
+ * Whether the n-th message received (1-based) is acked as soon as it is printed. With `--count c`
+ * and a prefetch window w, the broker sends at most (acked + w) messages; acking at once only
+ * while n <= c - w keeps that at most c, so no extra message is ever taken and sent back marked
+ * redelivered. The last w are acked together at the end. Without --count every message is acked at once.
+ */
+export function shouldAckAtOnce(
+  received: number,
+  count: number | undefined,
+  prefetch: number | undefined,
+): boolean {
+  if (count === undefined || prefetch === undefined) return true;
+  return received <= count - prefetch;
+}
+
+/**
+ * The prefetch window: --prefetch as given, except that a --count run needs a window, and one no
+ * larger than the count (the broker would otherwise send more than will be printed).
+ */
+export function receivePrefetch(count: number | undefined, prefetch: number | undefined): number | undefined {
+  if (count === undefined) return prefetch;
+  return Math.min(prefetch ?? COUNT_PREFETCH_CAP, count);
 }

@@ -163,13 +163,30 @@ describe('qtool receive', () => {
     expect(result.stdout).toBe('late1\nlate2\n');
   });
 
-  it('with --count takes exactly n and leaves the rest in the queue', async () => {
+  it('with --count takes exactly n and never touches the rest: they are not even marked redelivered', async () => {
     const queue = uniqueName('count');
-    await runCli(['send', '--queue', queue, '1', '2', '3', '4', '5'], { env });
-    const result = await runCli(['receive', '--queue', queue, '--count', '2'], { env });
-    expect(result.exitCode).toBe(0);
-    expect(result.stdout).toBe('1\n2\n');
-    expect((await queueState(broker.amqpUrl, queue))?.messageCount).toBe(3);
+    await runCli(['send', '--queue', queue, '1', '2', '3', '4', '5', '6', '7', '8'], { env });
+    for (const [args, expected] of [
+      [['--count', '2'], '1\n2\n'],
+      [['--count', '3', '--prefetch', '1'], '3\n4\n5\n'],
+    ] as const) {
+      const result = await runCli(['receive', '--queue', queue, ...args], { env });
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(result.stdout).toBe(expected);
+    }
+    // Had the broker sent more than --count, the extras would be back in the queue as redelivered.
+    const rest = await withChannel(broker.amqpUrl, async (channel) => {
+      const messages: { body: string; redelivered: boolean }[] = [];
+      for (
+        let message = await channel.get(queue, { noAck: true });
+        message;
+        message = await channel.get(queue, { noAck: true })
+      ) {
+        messages.push({ body: message.content.toString(), redelivered: message.fields.redelivered });
+      }
+      return messages;
+    });
+    expect(rest).toEqual(['6', '7', '8'].map((body) => ({ body, redelivered: false })));
   });
 
   it('with --acknowledge --prefetch acks what it printed, nothing more', async () => {
