@@ -17,12 +17,23 @@ export function rememberSecret(secret: string): void {
   if (!NOT_SECRET.has(secret) && secret.length >= MIN_SCRUBBED_LENGTH) secrets.add(secret);
 }
 
+/**
+ * A short all-lowercase password ('wrong', 'name', 'secret') is also an English word, and
+ * blanking it everywhere turned "wrong username or password" into "*** username or password".
+ * Such a password is scrubbed only where a password sits: in a URL's user-info (`:secret@`).
+ */
+function looksLikeAWord(secret: string): boolean {
+  return /^[a-z]+$/.test(secret) && secret.length < 8;
+}
+
 /** Replaces every remembered password in `text` (raw or percent-encoded) with `***`. */
 export function scrubSecrets(text: string): string {
   let scrubbed = text;
   for (const secret of secrets) {
     for (const form of new Set([secret, encodeURIComponent(secret)])) {
-      scrubbed = scrubbed.split(form).join('***');
+      scrubbed = looksLikeAWord(secret)
+        ? scrubbed.split(`:${form}@`).join(':***@')
+        : scrubbed.split(form).join('***');
     }
   }
   return scrubbed;

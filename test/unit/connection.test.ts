@@ -151,6 +151,15 @@ describe('scrubSecrets', () => {
     expect(scrubSecrets('said p@ss word and p%40ss%20word')).toBe('said *** and ***');
   });
 
+  it('scrubs a password that is also a word only where a password sits, so messages stay readable', () => {
+    resolveConnection({ password: 'wrong' }, {});
+    expect(scrubSecrets('refused the login: wrong username or password (amqp://bob:wrong@host)')).toBe(
+      'refused the login: wrong username or password (amqp://bob:***@host)',
+    );
+    resolveConnection({ password: 'Wrong-1' }, {});
+    expect(scrubSecrets('echoed Wrong-1 back')).toBe('echoed *** back');
+  });
+
   it('leaves the well-known guest password alone, so the user name guest stays readable', () => {
     resolveConnection({}, {});
     expect(scrubSecrets("user 'guest'")).toBe("user 'guest'");
