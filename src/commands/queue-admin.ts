@@ -111,13 +111,16 @@ export type DeleteDecision =
 
 /**
  * Without --force, qtool refuses to delete a queue that has consumers or ready messages: deleting
- * it ends the consumers and discards the messages. --if-unused and --if-empty hand the decision
- * to the broker instead, with the protocol's own conditions (the broker then refuses, or not).
+ * it ends the consumers and discards the messages. --if-unused and --if-empty only ever add the
+ * protocol's own conditions, checked by the broker at the moment of deleting: they never let
+ * through what qtool would refuse (the protocol's if-empty ignores messages a consumer holds, so
+ * `--if-empty` alone would delete a queue whose workers are busy). `--force --if-unused` deletes
+ * an unused queue with its messages; `--force --if-empty` an empty one whatever its consumers.
  */
 export function decideDelete(queue: string, figures: QueueFigures, request: DeleteRequest): DeleteDecision {
   const conditions = { ifUnused: request.ifUnused, ifEmpty: request.ifEmpty };
   const { consumerCount: consumers, messageCount: messages } = figures;
-  if (request.force || request.ifUnused || request.ifEmpty || (consumers === 0 && messages === 0)) {
+  if (request.force || (consumers === 0 && messages === 0)) {
     return { kind: 'delete', conditions };
   }
   const holds = [

@@ -159,7 +159,7 @@ describe('qtool delete', () => {
   it('--if-empty: the broker refuses a queue with messages, explained plainly', async () => {
     const queue = uniqueName('delete-if-empty');
     await seed(queue, ['kept']);
-    const result = await runCli(['delete', '--queue', queue, '--if-empty'], { env });
+    const result = await runCli(['delete', '--queue', queue, '--force', '--if-empty'], { env });
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toContain(
       `qtool: the broker did not delete queue '${queue}': it is not empty (1 message), and --if-empty deletes only an empty queue`,
@@ -167,12 +167,35 @@ describe('qtool delete', () => {
     expect(await drain(broker.amqpUrl, queue)).toEqual(['kept']);
   });
 
-  it('--if-unused: the broker refuses a queue with a consumer, but deletes an unused one with its messages', async () => {
+  it('--if-empty alone never deletes a queue whose workers hold messages', async () => {
+    const queue = uniqueName('delete-if-empty-busy');
+    await seed(queue, ['slow']);
+    const worker = startCli(['qprocessor', '--queue', queue, '--acknowledge', '--delay-per-char', '10'], {
+      env,
+    });
+    try {
+      await worker.waitFor(/received/);
+      // No ready message, one unacked: the protocol's if-empty would let this through.
+      const result = await runCli(['delete', '--queue', queue, '--if-empty'], { env });
+      expect(result.exitCode).toBe(1);
+      expect(result.stderr).toContain(`queue '${queue}' has 1 consumer: not deleting it`);
+      expect(await queueState(broker.amqpUrl, queue)).toEqual({ messageCount: 0, consumerCount: 1 });
+    } finally {
+      // Ctrl-C twice, the second once the first was seen: stop at once, leaving 'slow' unacked.
+      worker.signal('SIGINT');
+      await worker.waitFor(/stopping/, { stream: 'stderr' });
+      worker.signal('SIGINT');
+      await worker.finished();
+    }
+    expect(await drain(broker.amqpUrl, queue)).toEqual(['slow']);
+  });
+
+  it('--force --if-unused: the broker refuses a queue with a consumer, but deletes an unused one with its messages', async () => {
     const queue = uniqueName('delete-if-unused');
     await seed(queue, []);
     const worker = await startWorker(queue);
     try {
-      const refused = await runCli(['delete', '--queue', queue, '--if-unused'], { env });
+      const refused = await runCli(['delete', '--queue', queue, '--force', '--if-unused'], { env });
       expect(refused.exitCode).toBe(1);
       expect(refused.stderr).toContain(
         `the broker did not delete queue '${queue}': it is in use (1 consumer), and --if-unused deletes only a queue without consumers`,
@@ -184,7 +207,10 @@ describe('qtool delete', () => {
     }
 
     await seed(queue, ['a', 'b']);
-    const deleted = await runCli(['delete', '--queue', queue, '--if-unused'], { env });
+    const plain = await runCli(['delete', '--queue', queue, '--if-unused'], { env });
+    expect(plain.exitCode).toBe(1);
+    expect(plain.stderr).toContain('has 2 messages ready: not deleting it');
+    const deleted = await runCli(['delete', '--queue', queue, '--force', '--if-unused'], { env });
     expect(deleted.exitCode, deleted.stderr).toBe(0);
     expect(deleted.stdout).toBe(`deleted queue '${queue}' and its 2 messages\n`);
   });

@@ -117,14 +117,22 @@ describe('decideDelete', () => {
   it('deletes anyway with --force, and hands --if-unused / --if-empty to the broker', () => {
     const busy = { messageCount: 5, consumerCount: 2 };
     expect(decideDelete('q', busy, { ...plain, force: true }).kind).toBe('delete');
-    expect(decideDelete('q', busy, { ...plain, ifUnused: true })).toEqual({
+    expect(decideDelete('q', busy, { ...plain, force: true, ifUnused: true })).toEqual({
       kind: 'delete',
       conditions: { ifUnused: true, ifEmpty: false },
     });
-    expect(decideDelete('q', busy, { ...plain, ifEmpty: true })).toEqual({
+    expect(decideDelete('q', { messageCount: 0, consumerCount: 0 }, { ...plain, ifEmpty: true })).toEqual({
       kind: 'delete',
       conditions: { ifUnused: false, ifEmpty: true },
     });
+  });
+
+  it('never lets --if-unused or --if-empty through what it refuses without them', () => {
+    // if-empty ignores unacked messages: alone, it would delete a queue whose workers are busy.
+    const working = { messageCount: 0, consumerCount: 2 };
+    expect(decideDelete('q', working, { ...plain, ifEmpty: true }).kind).toBe('refuse');
+    const unusedWithMessages = { messageCount: 2, consumerCount: 0 };
+    expect(decideDelete('q', unusedWithMessages, { ...plain, ifUnused: true }).kind).toBe('refuse');
   });
 });
 

@@ -35,10 +35,14 @@ export function registerQueueCommands(program: Command, { io, result, connection
     .option('--force', 'delete it even with consumers (they are cancelled) and messages (discarded)', false)
     .option(
       '--if-unused',
-      'let the broker delete it only if it has no consumers (messages go with it)',
+      'also have the broker refuse it if it has consumers (with --force: messages go with it)',
       false,
     )
-    .option('--if-empty', 'let the broker delete it only if it has no ready messages', false)
+    .option(
+      '--if-empty',
+      'also have the broker refuse it if it has ready messages (with --force: consumers are cancelled)',
+      false,
+    )
     .action(async (options, command: Command) => {
       result.exitCode = await runDelete(
         await connection(command),
