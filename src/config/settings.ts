@@ -1,5 +1,10 @@
 import { QtoolError, UsageError } from '../errors.js';
-import { type ConnectionFlags, type ResolvedConnection, resolveConnection } from './connection.js';
+import {
+  type ConnectionFlags,
+  DEFAULT_SETTINGS,
+  type ResolvedConnection,
+  resolveConnection,
+} from './connection.js';
 import {
   loadProfile,
   localConfigPath,
@@ -28,7 +33,8 @@ export interface ResolvedSettings extends ResolvedConnection {
 
 /**
  * The settings for this run, in the documented order: flag > environment > profile > default.
- * `--password-stdin` counts as a flag. A profile without a password prompts for one on a TTY.
+ * `--password-stdin` counts as a flag. A profile without a password prompts for one on a TTY,
+ * unless its user is guest.
  */
 export async function resolveSettings(input: SettingsInput): Promise<ResolvedSettings> {
   const { env } = input;
@@ -45,7 +51,9 @@ export async function resolveSettings(input: SettingsInput): Promise<ResolvedSet
     throw error;
   });
   const resolved = resolveConnection(flags, env, profile ?? undefined);
-  const wantsPassword = profile !== null || input.forLogin === true;
+  // The guest user's password is the well-known default: asking for it only got in the way.
+  const wantsPassword =
+    (profile !== null || input.forLogin === true) && resolved.settings.username !== DEFAULT_SETTINGS.username;
   if (wantsPassword && resolved.sources.password === 'default' && input.askPassword !== null) {
     const password = await input.askPassword(
       profile === null
