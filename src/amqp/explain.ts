@@ -27,7 +27,7 @@ export function parseBrokerClose(error: unknown): BrokerClose | null {
 export type ErrorContext = Pick<ConnectionSettings, 'hostname' | 'port' | 'vhost' | 'username'>;
 
 const START_BROKER_HINT =
-  "Is RabbitMQ running there? Start one with `docker compose up -d` in qtool's folder, or check --host and --port.";
+  "Is RabbitMQ running there? Start one with `qtool broker start` (or `docker compose up -d` in qtool's folder), or check --host and --port.";
 
 /**
  * The one mapping from amqplib and socket errors to plain messages. Anything it does not

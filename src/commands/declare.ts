@@ -5,6 +5,7 @@ import { plural } from '../output/format.js';
 import { brokerCloseOf } from './broker-close.js';
 import { type CommandIo, writeLine } from './io.js';
 import {
+  asksForSettings,
   type DeclareRequest,
   describeDeclaration,
   explainDeclareConflict,
@@ -27,6 +28,17 @@ export async function runDeclare(
 ): Promise<number> {
   const plan = planDeclare({ ...options, queue: settings.queue });
   return withSession(settings, 'declare', async (session) => {
+    if (!asksForSettings(options)) {
+      const existing = await findQueue(session.model, plan.queue.name);
+      if (existing !== null) {
+        writeLine(
+          io.stdout,
+          `queue '${plan.queue.name}' already exists; used as it is (no settings asked for). ` +
+            `It has ${plural(existing.messageCount, 'ready message')} and ${plural(existing.consumerCount, 'consumer')}`,
+        );
+        return 0;
+      }
+    }
     // The main queue first: if it conflicts, nothing is created at all.
     const existed = await declareOne(session, plan.queue);
     writeLine(

@@ -14,7 +14,8 @@ export type QueueType = (typeof QUEUE_TYPES)[number];
 /** `qtool declare`'s options, normalised. */
 export interface DeclareRequest {
   queue: string;
-  durable: boolean;
+  /** undefined: neither --durable nor --no-durable, so durable (the default). */
+  durable: boolean | undefined;
   /** undefined: send no x-queue-type, so the broker uses its default (classic). */
   type: QueueType | undefined;
   maxLength: number | undefined;
@@ -47,7 +48,8 @@ const NOT_FOR_STREAMS = [
  */
 export function planDeclare(request: DeclareRequest): DeclarePlan {
   const { queue, type } = request;
-  if ((type === 'quorum' || type === 'stream') && !request.durable) {
+  const durable = request.durable ?? true;
+  if ((type === 'quorum' || type === 'stream') && !durable) {
     throw new UsageError(
       `--no-durable cannot go with --type ${type}: ${type} queues are always durable`,
       'Leave out --no-durable, or use --type classic for a non-durable queue.',
@@ -79,12 +81,26 @@ export function planDeclare(request: DeclareRequest): DeclarePlan {
     args['x-dead-letter-routing-key'] = request.deadLetterQueue;
   }
   return {
-    queue: { name: queue, type, durable: request.durable, arguments: args },
+    queue: { name: queue, type, durable, arguments: args },
     deadLetterQueue:
       request.deadLetterQueue === undefined
         ? null
         : { name: request.deadLetterQueue, type, durable: true, arguments: { ...typeArgument } },
   };
+}
+
+/**
+ * Whether declare was asked for anything at all. A bare `qtool declare` only makes sure the queue
+ * exists: like send, receive and qprocessor, it then uses an existing queue as it is.
+ */
+export function asksForSettings(request: Omit<DeclareRequest, 'queue'>): boolean {
+  return (
+    request.durable !== undefined ||
+    request.type !== undefined ||
+    request.maxLength !== undefined ||
+    request.messageTtlMs !== undefined ||
+    request.deadLetterQueue !== undefined
+  );
 }
 
 /** `durable, quorum, max-length 100, message-ttl 60000 ms, dead-letter-queue 'jobs-dead'`. */
@@ -309,7 +325,8 @@ export function explainDeclareConflict(queue: string, close: BrokerClose | null)
     {
       hint:
         `Declaring again never changes an existing queue. Match its ${words.what} (${words.option}), or delete it first ` +
-        `(qtool delete --queue ${shellQuote(queue)} --force, which discards its messages) and declare it again.`,
+        `(qtool delete --queue ${shellQuote(queue)} --force, which discards its messages) and declare it again. ` +
+        'RabbitMQ names only the first difference it finds; there may be more.',
     },
   );
 }

@@ -334,6 +334,29 @@ describe('qtool declare', () => {
     expect(await drain(broker.amqpUrl, dead)).toEqual(['rejected', 'expired']);
   });
 
+  it('without settings, uses an existing queue as it is, whatever its flags, and creates a missing one durable', async () => {
+    const existing = uniqueName('declare-bare');
+    await withChannel(broker.amqpUrl, async (channel) => {
+      await channel.assertQueue(existing, { durable: false, arguments: { 'x-max-length': 7 } });
+    });
+    const used = await runCli(['declare', '--queue', existing], { env });
+    expect(used.exitCode, used.stderr).toBe(0);
+    expect(used.stdout).toContain(
+      `queue '${existing}' already exists; used as it is (no settings asked for)`,
+    );
+
+    const missing = uniqueName('declare-bare-new');
+    const created = await runCli(['declare', '--queue', missing], { env });
+    expect(created.exitCode, created.stderr).toBe(0);
+    expect(created.stdout).toContain(`declared queue '${missing}' (durable)`);
+    expect(await queueState(broker.amqpUrl, missing)).toEqual({ messageCount: 0, consumerCount: 0 });
+
+    // Asking for a setting is explicit: then a difference is reported.
+    const asked = await runCli(['declare', '--queue', existing, '--durable'], { env });
+    expect(asked.exitCode).toBe(1);
+    expect(asked.stderr).toContain('but this declare asked for a durable queue');
+  });
+
   it('says an identical re-declare found the queue as declared', async () => {
     const queue = uniqueName('declare-again');
     const args = ['declare', '--queue', queue, '--max-length', '10'];

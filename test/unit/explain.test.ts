@@ -24,6 +24,7 @@ describe('explainAmqpError', () => {
     );
     expect(error.message).toContain('rabbit:5672');
     expect(error.hint).toContain('docker compose up -d');
+    expect(error.hint).toContain('qtool broker start');
     expect(error.exitCode).toBe(1);
   });
 

@@ -70,7 +70,8 @@ export function registerQueueCommands(program: Command, { io, result, connection
       result.exitCode = await runDeclare(
         await connection(command),
         {
-          durable: options.durable !== false,
+          // Neither --durable nor --no-durable leaves it undefined: see asksForSettings.
+          durable: options.durable as boolean | undefined,
           type: options.type as QueueType | undefined,
           maxLength: options.maxLength,
           messageTtlMs: options.messageTtl,
