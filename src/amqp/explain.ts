@@ -1,5 +1,6 @@
 import { type ConnectionSettings, hostAndPort } from '../config/connection.js';
 import { QtoolError } from '../errors.js';
+import { shellQuote } from '../output/format.js';
 
 /** What amqplib and Node's sockets put on their errors. */
 interface RawError {
@@ -189,9 +190,4 @@ function explainBrokerClose(close: BrokerClose, context: ErrorContext, cause: un
     return new QtoolError(`queue '${name}' does not exist in vhost ${vhost}`, options);
   }
   return new QtoolError(`the broker said: ${text} (${replyCode})`, options);
-}
-
-/** Quotes a word for a shell command we suggest, only when it needs it. */
-function shellQuote(word: string): string {
-  return /^[\w./@-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
 }

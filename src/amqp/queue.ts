@@ -1,5 +1,6 @@
 import type { Channel, ChannelModel } from 'amqplib';
 import { QtoolError } from '../errors.js';
+import { shellQuote } from '../output/format.js';
 import { type ErrorContext, explainAmqpError, parseBrokerClose } from './explain.js';
 
 /** What the user said about durability: nothing, `--durable`, or `--no-durable`. */
@@ -41,7 +42,7 @@ export async function ensureQueue(
     const asked = durable ? '--durable' : '--no-durable';
     throw new QtoolError(`queue '${name}' already exists as a ${exists} queue, but ${asked} was asked for`, {
       cause: outcome.error,
-      hint: `Leave out ${asked} to use the queue as it is, or delete it first (rabbitmqctl delete_queue ${name}) to re-create it.`,
+      hint: `Leave out ${asked} to use the queue as it is, or delete it first (qtool delete --queue ${shellQuote(name)} --force, which discards its messages) to re-create it.`,
     });
   }
   // A difference the user did not ask about (queue type, arguments): use the queue as it is.

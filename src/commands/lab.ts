@@ -3,7 +3,8 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { type ConnectionSettings, hostAndPort, maskedUrl } from '../config/connection.js';
 import { QtoolError, UsageError } from '../errors.js';
-import { findTmux, shellQuote, tmux, tmuxScript } from '../tmux/tmux.js';
+import { shellQuote } from '../output/format.js';
+import { findTmux, tmux, tmuxScript } from '../tmux/tmux.js';
 import type { OnLose } from '../worker/policy.js';
 import { type CommandIo, writeLine } from './io.js';
 

@@ -1,7 +1,7 @@
 import type { BrokerClose } from '../amqp/explain.js';
 import type { DeleteConditions, QueueDeclaration, QueueFigures } from '../amqp/queue.js';
 import { QtoolError, UsageError } from '../errors.js';
-import { plural } from '../output/format.js';
+import { plural, shellQuote } from '../output/format.js';
 
 /**
  * The decisions behind peek, purge, delete and declare, as pure functions: which arguments a
@@ -333,9 +333,4 @@ export function explainDeclareConflict(queue: string, close: BrokerClose | null)
 
 function capitalise(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
-}
-
-/** Quotes a word for a shell command we suggest, only when it needs it. */
-function shellQuote(word: string): string {
-  return /^[\w./@-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
 }

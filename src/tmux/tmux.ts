@@ -29,11 +29,6 @@ export function tmuxQuote(arg: string): string {
   return `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
-/** One argument for a POSIX shell (and fish), single-quoted. */
-export function shellQuote(arg: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-
 export interface TmuxResult {
   code: number;
   stdout: string;

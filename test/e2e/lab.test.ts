@@ -61,7 +61,10 @@ describe.skipIf(tmuxPath === null)('qtool lab', () => {
     let text = '';
     try {
       await eventually(
-        async () => pattern.test((text = await capture(pane))),
+        async () => {
+          text = await capture(pane);
+          return pattern.test(text);
+        },
         `${what} in pane ${pane}`,
         20_000,
       );

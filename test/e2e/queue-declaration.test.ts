@@ -80,7 +80,9 @@ describe('queue declaration', () => {
     expect(result.stderr).toContain(
       `queue '${queue}' already exists as a non-durable queue, but --durable was asked for`,
     );
-    expect(result.stderr).toMatch(/Leave out --durable .* or delete it first/);
+    expect(result.stderr).toMatch(
+      /Leave out --durable .* or delete it first \(qtool delete --queue \S+ --force/,
+    );
     expect(await drain(broker.amqpUrl, queue)).toEqual([]); // nothing was sent
   });
 
