@@ -128,7 +128,7 @@ export async function runBrokerRestart(io: CommandIo): Promise<number> {
   } else {
     try {
       await attachLocalNode(state, {
-        onLog: (line) => writeLine(io.stderr, withoutPassword(line)),
+        onLog: nodeProgress(io),
       }).restart();
     } catch (error) {
       throw new QtoolError(`could not restart RabbitMQ node ${state.nodeName}: ${(error as Error).message}`, {
@@ -177,7 +177,7 @@ async function startLocal(
       amqpPort,
       management: management === 0 ? true : management,
       nodeName: `qtool-broker-${amqpPort}@localhost`,
-      onLog: (line) => writeLine(io.stderr, withoutPassword(line)),
+      onLog: nodeProgress(io),
     });
     return { kind: 'local', startedAt: new Date().toISOString(), ...localNodeFacts(node) };
   } catch (error) {
@@ -231,7 +231,7 @@ async function stopRecorded(state: BrokerState, io: CommandIo, report: boolean):
   }
   const running = await isLocalNodeRunning(state);
   try {
-    await attachLocalNode(state, { onLog: (line) => writeLine(io.stderr, withoutPassword(line)) }).stop();
+    await attachLocalNode(state, { onLog: nodeProgress(io) }).stop();
   } catch (error) {
     throw new QtoolError(`could not stop RabbitMQ node ${state.nodeName}: ${(error as Error).message}`, {
       cause: error,
@@ -277,6 +277,17 @@ function printFacts(state: BrokerState, io: CommandIo): void {
     );
   }
   for (const line of lines) writeLine(io.stdout, line);
+}
+
+/**
+ * The node's progress lines for a person: without guest's password in its URL, and without the
+ * housekeeping line about helper processes ended after the VM (normal on every stop, yet alarming).
+ */
+function nodeProgress(io: CommandIo): (line: string) => void {
+  return (line) => {
+    if (line.startsWith('ending leftover processes')) return;
+    writeLine(io.stderr, withoutPassword(line));
+  };
 }
 
 /** The node's progress lines carry its URL with guest's password; qtool never prints a password. */
