@@ -100,12 +100,8 @@ export async function runBrokerStart(options: BrokerStartOptions, io: CommandIo)
 /** `qtool broker stop`: stops the broker `start` recorded, and removes its data; never any other. */
 export async function runBrokerStop(io: CommandIo): Promise<number> {
   const statePath = brokerStatePath(io.env);
-  const state = await readState(statePath);
-  if (state === null) {
-    writeLine(io.stderr, `qtool has not started a broker: nothing is recorded in ${statePath}.`);
-    writeLine(io.stderr, 'It only stops a broker it started with `qtool broker start`.');
-    return 1;
-  }
+  const state = await recordedBroker(statePath, 'stops', io);
+  if (state === null) return 1;
   await stopRecorded(state, io, true);
   await removeBrokerState(statePath);
   return 0;
@@ -116,13 +112,8 @@ export async function runBrokerStop(io: CommandIo): Promise<number> {
  * section: durable queues and persistent messages survive it, the rest does not.
  */
 export async function runBrokerRestart(io: CommandIo): Promise<number> {
-  const statePath = brokerStatePath(io.env);
-  const state = await readState(statePath);
-  if (state === null) {
-    writeLine(io.stderr, `qtool has not started a broker: nothing is recorded in ${statePath}.`);
-    writeLine(io.stderr, 'It only restarts a broker it started with `qtool broker start`.');
-    return 1;
-  }
+  const state = await recordedBroker(brokerStatePath(io.env), 'restarts', io);
+  if (state === null) return 1;
   if (state.kind === 'docker') {
     await compose(['restart'], state.composeFile);
   } else {
@@ -242,6 +233,20 @@ async function stopRecorded(state: BrokerState, io: CommandIo, report: boolean):
       ? `Stopped RabbitMQ node ${state.nodeName} and removed its data (${state.baseDir}).`
       : `RabbitMQ node ${state.nodeName} was not running; removed its data (${state.baseDir}).`,
   );
+}
+
+/** The broker `start` recorded, or null after saying there is none that `verb` could act on. */
+async function recordedBroker(
+  statePath: string,
+  verb: 'stops' | 'restarts',
+  io: CommandIo,
+): Promise<BrokerState | null> {
+  const state = await readState(statePath);
+  if (state === null) {
+    writeLine(io.stderr, `qtool has not started a broker: nothing is recorded in ${statePath}.`);
+    writeLine(io.stderr, `It only ${verb} a broker it started with \`qtool broker start\`.`);
+  }
+  return state;
 }
 
 async function isRunning(state: BrokerState): Promise<boolean> {

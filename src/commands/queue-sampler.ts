@@ -212,7 +212,8 @@ export function fromManagement(queue: ManagementQueue): QueueFigures {
   };
 }
 
-function unknownFigures(name: string): QueueFigures {
+/** A row with no figure known: what a source that cannot tell anything about the queue gives. */
+export function unknownFigures(name: string): QueueFigures {
   return {
     name,
     ready: null,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fromManagement, withLiveCounts } from '../../src/commands/queue-sampler.js';
+import { fromManagement, unknownFigures, withLiveCounts } from '../../src/commands/queue-sampler.js';
 import { displayManagementUrl, managementTarget } from '../../src/management/client.js';
 import {
   depthOf,
@@ -228,19 +228,9 @@ describe('withLiveCounts', () => {
   });
 
   it('shows a queue the API does not list yet, without inventing its unacked or total', () => {
-    const unknown = {
-      ready: null,
-      unacked: null,
-      total: null,
-      consumers: null,
-      publishRate: null,
-      deliverRate: null,
-      ackRate: null,
-      redeliverRate: null,
-    };
-    const unlisted = { ...figures('new', unknown), gone: true as const };
+    const unlisted = { ...unknownFigures('new'), gone: true as const };
     const row = withLiveCounts(unlisted, { name: 'new', ready: 4, consumers: 0 });
-    expect(row).toEqual({ ...figures('new', unknown), ready: 4, consumers: 0 });
+    expect(row).toEqual({ ...unknownFigures('new'), ready: 4, consumers: 0 });
     expect(row).not.toHaveProperty('gone');
   });
 });
