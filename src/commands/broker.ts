@@ -19,11 +19,11 @@ import {
 } from '../broker/local-node.js';
 import { maskedUrl } from '../config/connection.js';
 import { QtoolError, UsageError } from '../errors.js';
+import { DEFAULT_MANAGEMENT_PORT } from '../management/client.js';
 import { type CommandIo, writeLine } from './io.js';
 
 const COMPOSE_FILE = fileURLToPath(new URL('../../docker-compose.yml', import.meta.url));
 const DEFAULT_AMQP_PORT = 5672;
-const DEFAULT_MANAGEMENT_PORT = 15672;
 /** The broker qtool starts listens on the loopback interface only. */
 const HOST = '127.0.0.1';
 
