@@ -51,3 +51,20 @@ export async function writeBrokerState(path: string, state: BrokerState): Promis
 export async function removeBrokerState(path: string): Promise<void> {
   await rm(path, { force: true });
 }
+
+const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1']);
+
+/**
+ * The management port of the broker `qtool broker start` runs on this machine at `port`, or null.
+ * It is 15672 unless that was taken; status and watch (also in qtool lab's watch pane) use this
+ * to find the API without --management-url. An unreadable record counts as none.
+ */
+export async function recordedManagementPort(
+  env: Readonly<Record<string, string | undefined>>,
+  hostname: string,
+  port: number,
+): Promise<number | null> {
+  if (!LOOPBACK_NAMES.has(hostname)) return null;
+  const state = await readBrokerState(brokerStatePath(env)).catch(() => null);
+  return state !== null && state.amqpPort === port ? state.managementPort : null;
+}

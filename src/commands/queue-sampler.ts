@@ -19,6 +19,8 @@ export interface SamplerOptions {
   /** False with --no-management: AMQP alone, without trying the HTTP API. */
   management: boolean;
   managementUrl: string | undefined;
+  /** The management port without --management-url: 15672, or that of the broker qtool started. */
+  defaultManagementPort?: number | undefined;
 }
 
 export type FigureSource = 'management' | 'amqp';
@@ -48,7 +50,7 @@ export async function withQueueSampler<T>(
 ): Promise<T> {
   let unavailable = '--no-management';
   if (options.management) {
-    const target = managementTarget(settings, options.managementUrl);
+    const target = managementTarget(settings, options.managementUrl, options.defaultManagementPort);
     let pending: ManagementQueue[] | undefined;
     try {
       pending = await listQueues(target, settings.vhost);

@@ -41,11 +41,15 @@ export class ManagementUnavailable extends Error {
  * The management API's address: `--management-url` when given (credentials in it win over the
  * connection's), else http on port 15672 of the broker's host, with the connection's credentials.
  */
-export function managementTarget(settings: ConnectionSettings, url: string | undefined): ManagementTarget {
+export function managementTarget(
+  settings: ConnectionSettings,
+  url: string | undefined,
+  defaultPort: number = DEFAULT_MANAGEMENT_PORT,
+): ManagementTarget {
   if (url === undefined) {
     const host = settings.hostname.includes(':') ? `[${settings.hostname}]` : settings.hostname;
     return {
-      baseUrl: `http://${host}:${DEFAULT_MANAGEMENT_PORT}/`,
+      baseUrl: `http://${host}:${defaultPort}/`,
       username: settings.username,
       password: settings.password,
     };

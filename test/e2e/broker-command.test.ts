@@ -89,6 +89,11 @@ describe.skipIf(!canStartNode)('qtool broker', () => {
       headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` },
     });
     expect(queues.status).toBe(200);
+    // status finds that management port (not 15672) through the record, without --management-url.
+    const found = await runCli(['status', '--port', String(amqpPort), '--json'], { env });
+    expect(found.exitCode, found.stderr).toBe(0);
+    expect(JSON.parse(found.stdout)).toMatchObject({ source: 'management' });
+    expect(found.stderr).toContain(`management API at http://localhost:${managementPort}`);
 
     // A second start on the same port starts nothing; on another port it is refused.
     const again = await broker$(['start', '--port', String(amqpPort)]);

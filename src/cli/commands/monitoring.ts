@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
+import { recordedManagementPort } from '../../broker/broker-state.js';
 import type { SamplerOptions } from '../../commands/queue-sampler.js';
 import { runStatus } from '../../commands/status.js';
 import { runWatch } from '../../commands/watch.js';
-import { parseQueueName } from '../../config/connection.js';
+import { type ConnectionSettings, parseQueueName } from '../../config/connection.js';
 import type { CliContext } from '../context.js';
 import { positiveInteger, positiveSeconds } from '../parsers.js';
 
@@ -17,9 +18,10 @@ export function registerMonitoringCommands(program: Command, { io, result, conne
       .argument('[queue...]', 'queues to show (default: every queue, or --queue without the management API)')
       .option('--json', 'one JSON document: {"source", "vhost", "queues": [...]}, null where unknown', false),
   ).action(async (queues: string[], options, command: Command) => {
+    const settings = await connection(command);
     result.exitCode = await runStatus(
-      await connection(command),
-      { ...samplerOptions(queues, options), json: options.json },
+      settings,
+      { ...(await samplerOptions(queues, options, settings, io.env)), json: options.json },
       io,
     );
   });
@@ -33,10 +35,11 @@ export function registerMonitoringCommands(program: Command, { io, result, conne
       .option('--count <n>', 'take n samples, then exit', positiveInteger)
       .option('--json', 'one JSON document per sample and line, as status --json', false),
   ).action(async (queues: string[], options, command: Command) => {
+    const settings = await connection(command);
     result.exitCode = await runWatch(
-      await connection(command),
+      settings,
       {
-        ...samplerOptions(queues, options),
+        ...(await samplerOptions(queues, options, settings, io.env)),
         intervalSeconds: options.interval,
         count: options.count,
         json: options.json,
@@ -50,18 +53,25 @@ function addSourceOptions(command: Command): Command {
   return command
     .option(
       '--management-url <url>',
-      'management HTTP API (default: http on port 15672 of the broker host, same user and password)',
+      'management HTTP API (default: http on port 15672 of the broker host, or the port `qtool broker start` chose; same user and password)',
     )
     .option('--no-management', 'AMQP only: do not ask the management API (no unacked figures or rates)');
 }
 
-function samplerOptions(
+async function samplerOptions(
   queues: string[],
   options: { management: boolean; managementUrl?: string },
-): SamplerOptions {
+  settings: ConnectionSettings,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<SamplerOptions> {
+  const recorded =
+    options.managementUrl === undefined && options.management
+      ? await recordedManagementPort(env, settings.hostname, settings.port)
+      : null;
   return {
     queues: queues.map((queue) => parseQueueName(queue, 'queue name')),
     management: options.management,
     managementUrl: options.managementUrl,
+    defaultManagementPort: recorded ?? undefined,
   };
 }
