@@ -1,6 +1,8 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
+import { type CloseOutcome, closeChannel, requestBounded } from './close.js';
 
 export type { ConsumeMessage } from 'amqplib';
+export type { CloseOutcome } from './close.js';
 
 export interface ConsumerOptions {
   /** Auto-ack: the broker forgets a message as soon as it sends it. */
@@ -23,10 +25,13 @@ export interface Consumer {
   ackUpTo(message: ConsumeMessage): void;
   /** basic.nack with requeue: the broker redelivers it, usually to another consumer. */
   requeue(message: ConsumeMessage): void;
-  /** Stops new deliveries; messages already delivered stay ours to ack. */
+  /** Stops new deliveries; messages already delivered stay ours to ack. Waits a few seconds at most. */
   cancel(): Promise<void>;
-  /** Closes the channel: anything unacknowledged goes back to the queue. */
-  close(): Promise<void>;
+  /**
+   * Closes the channel: anything unacknowledged goes back to the queue. Waits a few seconds at
+   * most; only `closed` (the broker's CloseOk) proves that the acks sent before reached it.
+   */
+  close(): Promise<CloseOutcome>;
 }
 
 /**
@@ -62,11 +67,13 @@ export async function startConsumer(
     ackUpTo: (message) => channel.ack(message, true),
     requeue: (message) => channel.nack(message, false, true),
     async cancel() {
-      if (consumerTag !== undefined) await channel.cancel(consumerTag).catch(() => {});
+      const tag = consumerTag;
+      if (tag !== undefined)
+        await requestBounded(channel, 'cancelling a consumer', () => channel.cancel(tag));
     },
-    async close() {
+    close() {
       closedByUs = true;
-      await channel.close().catch(() => {});
+      return closeChannel(channel);
     },
   };
 

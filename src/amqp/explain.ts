@@ -66,6 +66,16 @@ export function explainAmqpError(error: unknown, context: ErrorContext): QtoolEr
         hint: 'The broker went away, or this port is not AMQP (RabbitMQ listens on 5672, or 5671 for amqps).',
       });
   }
+  if (raw.code === 'QTOOL_NO_REPLY') {
+    const { waitingFor, timeoutMs } = error as { waitingFor?: unknown; timeoutMs?: unknown };
+    return new QtoolError(
+      `the broker at ${where} did not answer within ${Number(timeoutMs) / 1000} s while qtool was ${String(waitingFor)}, so qtool dropped the connection`,
+      {
+        ...options,
+        hint: 'The broker is frozen or overloaded, or the network to it is down. Check it with `qtool status`, then run the command again.',
+      },
+    );
+  }
   if (/ETIMEDOUT/.test(message)) {
     return new QtoolError(`no answer from ${where} within 10 seconds`, {
       ...options,
@@ -145,9 +155,11 @@ function explainBrokerClose(close: BrokerClose, context: ErrorContext, cause: un
   }
   if (replyCode === 320) {
     if (/shutdown/.test(text)) {
+      // What becomes of unacknowledged messages depends on the ack mode, the queue's durability and
+      // each message's persistence, which only the command knows: it adds that sentence itself.
       return new QtoolError('the broker closed the connection: it is shutting down', {
         ...options,
-        hint: 'Wait for it to come back, then run the command again; unacknowledged messages go back to their queue.',
+        hint: 'Wait for the broker to come back, then run the command again.',
       });
     }
     return new QtoolError(`the broker closed the connection: ${text}`, options);
@@ -190,4 +202,11 @@ function explainBrokerClose(close: BrokerClose, context: ErrorContext, cause: un
     return new QtoolError(`queue '${name}' does not exist in vhost ${vhost}`, options);
   }
   return new QtoolError(`the broker said: ${text} (${replyCode})`, options);
+}
+
+/** True for the error of a connection the broker closed because it is shutting down (320). */
+export function isBrokerShutdown(error: unknown): boolean {
+  const cause = error instanceof QtoolError ? error.cause : error;
+  const close = parseBrokerClose(cause);
+  return close?.replyCode === 320 && /shutdown/.test(close.text);
 }

@@ -1,4 +1,5 @@
 import type { Channel, ChannelModel } from 'amqplib';
+import { closeChannel } from './close.js';
 import { parseBrokerClose } from './explain.js';
 
 /** What a passive declare tells about a queue: all AMQP itself can say. */
@@ -37,7 +38,7 @@ export async function probeQueues(
       }
     }
   } finally {
-    await channel?.close().catch(() => {});
+    if (channel !== null) await closeChannel(channel);
   }
   return results;
 }

@@ -1,6 +1,7 @@
 import type { Channel, ChannelModel } from 'amqplib';
 import { QtoolError } from '../errors.js';
 import { shellQuote } from '../output/format.js';
+import { closeChannel } from './close.js';
 import { type ErrorContext, explainAmqpError, parseBrokerClose } from './explain.js';
 
 /** What the user said about durability: nothing, `--durable`, or `--no-durable`. */
@@ -77,7 +78,7 @@ async function tryOnChannel<T>(
   } catch (error) {
     return { ok: false, error };
   } finally {
-    await channel.close().catch(() => {});
+    await closeChannel(channel);
   }
 }
 
@@ -144,7 +145,7 @@ export async function peekMessages(
     if (messages.length > 0) channel.nackAll(true);
   } finally {
     // Closing requeues anything still unacknowledged, whatever went wrong above.
-    await channel.close().catch(() => {});
+    await closeChannel(channel);
   }
   return messages;
 }
@@ -199,4 +200,36 @@ export async function declareQueue(
   );
   if (!outcome.ok) throw outcome.error;
   return { messageCount: outcome.value.messageCount, consumerCount: outcome.value.consumerCount };
+}
+
+/** What a broker restart does to a queue and to the messages in it. */
+export type QueueDurability =
+  /** A restart deletes the queue, and every message with it. */
+  | 'non-durable'
+  /** The queue survives a restart; of its messages, only the persistent ones (delivery mode 2). */
+  | 'durable'
+  /** Quorum queues and streams: the queue and every message survive, whatever the delivery mode. */
+  | 'always-persistent'
+  /** qtool could not tell. */
+  | 'unknown';
+
+/**
+ * Learns an existing queue's durability with one redundant declare on a throwaway channel: AMQP
+ * has no question for it, but the broker refuses (406) a declare whose durability or type differs
+ * and names the difference. Declared as a durable classic queue: accepted means exactly that;
+ * "inequivalent arg 'durable'" means a non-durable (classic) queue; a different x-queue-type means
+ * a quorum queue or a stream, both always durable and keeping every message on disk.
+ * Never throws: anything unexpected answers 'unknown'.
+ */
+export async function queueDurability(model: ChannelModel, name: string): Promise<QueueDurability> {
+  const outcome = await tryOnChannel(model, (ch) =>
+    ch.assertQueue(name, { durable: true, arguments: { 'x-queue-type': 'classic' } }),
+  ).catch((error: unknown) => ({ ok: false as const, error }));
+  if (outcome.ok) return 'durable';
+  const close = parseBrokerClose(outcome.error);
+  if (close?.replyCode !== 406) return 'unknown';
+  if (/inequivalent arg 'durable'/.test(close.text)) return 'non-durable';
+  if (/inequivalent arg 'x-queue-type'.*current is '(quorum|stream)'/.test(close.text))
+    return 'always-persistent';
+  return 'unknown';
 }

@@ -1,6 +1,7 @@
 import type { ChannelModel } from 'amqplib';
 import type { ConnectionSettings } from '../config/connection.js';
 import type { QtoolError } from '../errors.js';
+import { closeConnection } from './close.js';
 import { openConnection } from './connect.js';
 import { explainAmqpError } from './explain.js';
 
@@ -16,7 +17,10 @@ export interface Session {
   readonly lost: Promise<QtoolError>;
   /** Whether the connection has been lost. */
   isLost(): boolean;
-  /** Closes the connection; safe to call twice or after it was lost. */
+  /**
+   * Closes the connection, waiting a few seconds at most; safe to call twice or after it was lost.
+   * When the broker does not confirm the close, the session counts as lost (isLost(), lost).
+   */
   close(): Promise<void>;
 }
 
@@ -24,14 +28,20 @@ export async function openSession(settings: ConnectionSettings, purpose: string)
   const model = await openConnection(settings, purpose);
   let closing = false;
   let lostError: QtoolError | null = null;
+  /** Why the connection ended while we were closing it, if it did. */
+  let endedWhileClosing: unknown;
   let reportLost: (error: QtoolError) => void = () => {};
   const lost = new Promise<QtoolError>((resolve) => {
     reportLost = resolve;
   });
-  const markLost = (error: unknown) => {
-    if (closing || lostError) return;
+  const settleLost = (error: unknown) => {
     lostError = explainAmqpError(error, settings);
     reportLost(lostError);
+  };
+  const markLost = (error: unknown) => {
+    if (lostError) return;
+    if (closing) endedWhileClosing ??= error;
+    else settleLost(error);
   };
   // amqplib emits 'error' before 'close' when the broker or socket ends the connection;
   // a bare 'close' without an error still means we lost it.
@@ -46,11 +56,9 @@ export async function openSession(settings: ConnectionSettings, purpose: string)
     async close() {
       if (closing || lostError) return;
       closing = true;
-      try {
-        await model.close();
-      } catch {
-        // Already closing or closed: nothing left to release.
-      }
+      const outcome = await closeConnection(model);
+      // Unconfirmed: whatever was sent last may not have reached the broker, so it is not a clean end.
+      if (outcome !== 'closed') settleLost(endedWhileClosing ?? new Error('Unexpected close'));
     },
   };
 }

@@ -1,21 +1,27 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { letPendingIoRun, negotiatedHeartbeat } from '../amqp/connect.js';
-import { type ConsumeMessage, startConsumer } from '../amqp/consume.js';
-import { type DurabilityRequest, ensureQueue } from '../amqp/queue.js';
+import { type ConsumeMessage, type ConsumerStop, startConsumer } from '../amqp/consume.js';
+import { isBrokerShutdown } from '../amqp/explain.js';
+import { type DurabilityRequest, ensureQueue, type QueueDurability, queueDurability } from '../amqp/queue.js';
 import { type ConnectionSettings, maskedUrl } from '../config/connection.js';
 import { EXIT_CRASH, QtoolError } from '../errors.js';
 import { formatDuration } from '../output/format.js';
 import { colorLevel, createStyle } from '../output/style.js';
-import { createWorkerReporter, type DeliveryInfo } from '../output/worker-report.js';
+import { createWorkerReporter, type DeliveryInfo, type UnstartedLoss } from '../output/worker-report.js';
+import { type ConnectionEnd, type HeldMessages, heldMessagesFate } from '../worker/message-fate.js';
 import {
+  type AckMode,
+  countAbandoned,
   decide,
   emptyTally,
+  finishesWorkInHand,
   type OnLose,
   outlastsConsumerTimeout,
   type WorkerPolicy,
+  type WorkerStop,
 } from '../worker/policy.js';
-import { consumerStopError } from './consumer-stop.js';
+import { explainConsumerStop } from './consumer-stop.js';
 import type { CommandIo } from './io.js';
 import { withSession } from './with-session.js';
 
@@ -28,6 +34,8 @@ export interface QprocessorOptions {
   prefetch: number | undefined;
   loseEvery: number | undefined;
   onLose: OnLose;
+  /** Whether the user gave --on-lose (it only matters with --acknowledge). */
+  onLoseGiven: boolean;
   json: boolean;
   durability: DurabilityRequest;
 }
@@ -62,6 +70,10 @@ export async function runQprocessor(
 
   return withSession(settings, `qprocessor ${name}`, async (session) => {
     await ensureQueue(session.model, settings.queue, options.durability, settings);
+    // What the broker keeps of an unacked message across a restart depends on the queue's
+    // durability. Ask now, while the broker answers: when it matters, it may be going away.
+    const durability: QueueDurability =
+      policy.ackMode === 'manual' ? await queueDurability(session.model, settings.queue) : 'unknown';
 
     // Deliveries wait here and are worked on one at a time, as a single-threaded worker does.
     const inbox: ConsumeMessage[] = [];
@@ -101,23 +113,47 @@ export async function runQprocessor(
         '--prefetch has no effect without --acknowledge: the broker does not limit auto-ack consumers',
       );
     }
+    if (options.onLoseGiven && policy.ackMode === 'auto') {
+      report.warn(
+        `--on-lose ${options.onLose} has no effect without --acknowledge: with auto-ack a lost message is simply dropped (the broker removed it when it delivered it)`,
+      );
+    }
 
     const tally = emptyTally();
     let deliveries = 0;
-    // Set when the consumer's channel or the connection ends under us.
-    let failure: unknown;
-    // Ends the fake work early when the channel or connection dies under it.
-    const failed = new AbortController();
-    const noteFailure = (reason: unknown) => {
-      failure ??= reason;
-      failed.abort();
+    /** Set when the consumer's channel or the connection ends under us, or the broker cancels us. */
+    let failure: WorkerFailure | undefined;
+    // Set from callbacks, so TypeScript's narrowing of `failure` inside the loop does not hold.
+    const currentFailure = (): WorkerFailure | undefined => failure;
+    let failureNoted: () => void = () => {};
+    const failureKnown = new Promise<void>((resolve) => {
+      failureNoted = resolve;
+    });
+    // Ends the fake work early when the message in hand is no longer worth finishing.
+    const abandon = new AbortController();
+    const noteFailure = (error: unknown, stop: WorkerStop) => {
+      if (failure !== undefined) return;
+      failure = { error, stop };
+      failureNoted();
+      if (!finishesWorkInHand(stop, policy.ackMode)) abandon.abort();
       wake();
     };
-    void consumer.stopped.then(async (stop) =>
-      noteFailure(await consumerStopError(stop, session, settings.queue)),
-    );
-    void session.lost.then(noteFailure);
+    void consumer.stopped.then(async (stop) => {
+      // With manual ack the ack the work would end with can no longer be relied on: stop at once,
+      // before asking the broker what happened.
+      if (policy.ackMode === 'manual') abandon.abort();
+      const explained = await explainConsumerStop(stop, session, settings.queue);
+      noteFailure(explained.error, workerStopOf(stop, explained.queueDeleted));
+    });
+    void session.lost.then((error) => {
+      abandon.abort();
+      noteFailure(error, 'connection-lost');
+    });
 
+    /** The message being worked on, or abandoned when a failure stopped the worker. */
+    let inHand: ConsumeMessage | null = null;
+    /** How long the abandoned message's --block work kept the event loop busy. */
+    let blockedMs = 0;
     try {
       while (!stopping && failure === undefined) {
         const message = inbox.shift();
@@ -158,18 +194,24 @@ export async function runQprocessor(
           );
         }
         report.received(delivery, decision.workMs);
+        inHand = message;
         const started = performance.now();
-        await doWork(decision.workMs, options.block, failed.signal);
+        await doWork(decision.workMs, options.block, abandon.signal);
         const elapsed = performance.now() - started;
         // A busy wait starves the event loop: let socket reads run, so a connection the broker
         // dropped meanwhile is noticed before we claim an ack.
         if (options.block) await letPendingIoRun();
-        if (failure !== undefined || session.isLost()) {
-          failure ??= await session.lost;
-          if (options.block) failure = heartbeatStarvation(elapsed, heartbeat, failure);
+        if (abandon.signal.aborted || session.isLost()) {
+          await failureKnown;
+          blockedMs = options.block ? elapsed : 0;
+          const stop = currentFailure()?.stop ?? 'connection-lost';
+          if (countAbandoned(tally, stop, policy.ackMode) === 'lost') {
+            report.lost(delivery, deliveries, policy.ackMode === 'auto' ? 'cut-short' : 'gone-with-queue');
+          }
           break;
         }
         if (policy.ackMode === 'manual') consumer.ack(message);
+        inHand = null;
         tally.processed += 1;
         report.processed(delivery, elapsed, policy.ackMode === 'manual');
       }
@@ -178,12 +220,62 @@ export async function runQprocessor(
     }
 
     if (failure !== undefined) {
-      report.tally(tally, policy.ackMode === 'auto' ? inbox.length : 0);
-      throw failure;
+      report.tally(tally, unstartedLoss(policy.ackMode, failure.stop, inbox.length));
+      if (!session.isLost()) throw failure.error;
+      const held: HeldMessages = {
+        inHand: inHand === null ? null : { persistent: isPersistent(inHand) },
+        waiting: inbox.map((message) => ({ persistent: isPersistent(message) })),
+      };
+      const fate = (end: ConnectionEnd) => heldMessagesFate(policy.ackMode, held, durability, end);
+      const starved = heartbeatStarvation(blockedMs, heartbeat, failure.error, fate('broker-up'));
+      throw (
+        starved ??
+        withHint(failure.error, fate(isBrokerShutdown(failure.error) ? 'broker-shutdown' : 'unknown'))
+      );
     }
-    await consumer.close();
-    report.tally(tally, policy.ackMode === 'auto' ? inbox.length : 0);
+    const closed = await consumer.close();
+    report.tally(tally, policy.ackMode === 'auto' ? { count: inbox.length, reason: 'auto-ack' } : null);
+    if (closed !== 'closed' && session.isLost() && policy.ackMode === 'manual') {
+      // Only the channel's CloseOk proves the broker got the acks sent before it.
+      throw withHint(
+        await session.lost,
+        'The broker did not confirm closing the channel, so the last acks may not have reached it: it delivers again any message whose ack it missed.',
+      );
+    }
     return 0;
+  });
+}
+
+/** Why the worker stopped taking messages: the error to show and what it means for the message in hand. */
+interface WorkerFailure {
+  error: unknown;
+  stop: WorkerStop;
+}
+
+/** What a consumer the broker ended means for the message in hand. */
+function workerStopOf(stop: ConsumerStop, queueDeleted: boolean): WorkerStop {
+  if (stop.kind === 'channel-closed') return 'connection-lost';
+  return queueDeleted ? 'queue-deleted' : 'consumer-cancelled';
+}
+
+/** Delivered messages never started that are lost now: all of them with auto-ack, or with their queue. */
+function unstartedLoss(ackMode: AckMode, stop: WorkerStop, count: number): UnstartedLoss | null {
+  if (ackMode === 'auto') return { count, reason: 'auto-ack' };
+  return stop === 'queue-deleted' ? { count, reason: 'queue-deleted' } : null;
+}
+
+/** Delivery mode 2: the broker writes the message to disk, so a durable queue keeps it across a restart. */
+function isPersistent(message: ConsumeMessage): boolean {
+  return message.properties.deliveryMode === 2;
+}
+
+/** The same error with `sentence` put before its hint. */
+function withHint(error: unknown, sentence: string | undefined): unknown {
+  if (sentence === undefined || !(error instanceof QtoolError)) return error;
+  return new QtoolError(error.message, {
+    exitCode: error.exitCode,
+    cause: error.cause,
+    hint: error.hint === undefined ? sentence : `${sentence} ${error.hint}`,
   });
 }
 
@@ -200,15 +292,24 @@ async function doWork(ms: number, block: boolean, abandon: AbortSignal): Promise
   }
 }
 
-/** After a blocking piece of work, a lost connection is the heartbeat time-out the lab shows. */
-function heartbeatStarvation(blockedMs: number, heartbeatSeconds: number, original: unknown): unknown {
-  if (heartbeatSeconds === 0 || blockedMs < heartbeatSeconds * 1000) return original;
+/**
+ * After a blocking piece of work, a lost connection is the heartbeat time-out the lab shows: the
+ * broker stopped hearing from this worker and closed its connection (the broker itself is up).
+ * Undefined when the connection was lost for another reason.
+ */
+function heartbeatStarvation(
+  blockedMs: number,
+  heartbeatSeconds: number,
+  original: unknown,
+  fate: string | undefined,
+): QtoolError | undefined {
+  if (heartbeatSeconds === 0 || blockedMs < heartbeatSeconds * 1000) return undefined;
   return new QtoolError(
     `lost the connection to the broker: this worker blocked for ${formatDuration(blockedMs)} without sending heartbeats ` +
       `(every ${heartbeatSeconds} s), so the broker timed it out`,
     {
       cause: original,
-      hint: 'The message was not acknowledged, so the broker will redeliver it. Raise --heartbeat above the longest job, or drop --block.',
+      hint: `${fate === undefined ? '' : `${fate} `}Raise --heartbeat above the longest job, or drop --block.`,
     },
   );
 }

@@ -5,7 +5,9 @@ import { QtoolError } from '../errors.js';
 
 /**
  * Opens a session, runs `work`, and always closes it. Any failure comes out explained; when the
- * connection itself died, that is the story told (not the "Channel closed" it caused).
+ * connection itself died, that is the story told (not the "Channel closed" it caused). Work that
+ * succeeded still fails when the connection was lost before the broker confirmed its close: what
+ * was sent last (acks, say) may never have reached the broker, and that must not pass as success.
  */
 export async function withSession<T>(
   settings: ConnectionSettings,
@@ -13,12 +15,20 @@ export async function withSession<T>(
   work: (session: Session) => Promise<T>,
 ): Promise<T> {
   const session = await openSession(settings, purpose);
+  let result: T;
   try {
-    return await work(session);
+    result = await work(session);
   } catch (error) {
-    if (error instanceof QtoolError) throw error;
-    throw session.isLost() ? await session.lost : explainAmqpError(error, settings);
-  } finally {
+    const explained =
+      error instanceof QtoolError
+        ? error
+        : session.isLost()
+          ? await session.lost
+          : explainAmqpError(error, settings);
     await session.close();
+    throw explained;
   }
+  await session.close();
+  if (session.isLost()) throw await session.lost;
+  return result;
 }

@@ -13,7 +13,17 @@ export interface DeliveryInfo {
 }
 
 /** What happened to a lost message, in the words a student needs. */
-export type LossOutcome = 'drop' | 'requeue' | 'crash' | 'hang';
+export type LossOutcome = 'drop' | 'requeue' | 'crash' | 'hang' | 'gone-with-queue' | 'cut-short';
+
+/**
+ * Messages that had been delivered but never started when the worker stopped, and why they are
+ * lost: with auto-ack the broker removed them on delivery; with manual ack a deleted queue took
+ * them. (Unacked ones whose queue is still there go back to it, and are not reported here.)
+ */
+export interface UnstartedLoss {
+  count: number;
+  reason: 'auto-ack' | 'queue-deleted';
+}
 
 /**
  * Prints a worker's life: human lines in the worker's own colour, or with `--json` exactly one
@@ -25,7 +35,7 @@ export interface WorkerReporter {
   lost(delivery: DeliveryInfo, deliveryNumber: number, outcome: LossOutcome): void;
   notice(text: string): void;
   warn(text: string): void;
-  tally(tally: Tally, droppedUnprocessed: number): void;
+  tally(tally: Tally, unstarted: UnstartedLoss | null): void;
 }
 
 export interface WorkerReporterOptions {
@@ -42,6 +52,8 @@ const LOSS_WORDS: Record<LossOutcome, string> = {
   requeue: 'requeued (nack): the broker hands it out again',
   crash: 'crashing now (exit 3): the broker redelivers every unacked message',
   hang: 'left unacknowledged until this worker stops',
+  'gone-with-queue': 'gone with its deleted queue: the ack can no longer happen',
+  'cut-short': 'work cut short by the failure; with auto-ack the broker had already removed it',
 };
 
 export function createWorkerReporter(options: WorkerReporterOptions): WorkerReporter {
@@ -98,17 +110,28 @@ export function createWorkerReporter(options: WorkerReporterOptions): WorkerRepo
     warn(text) {
       stderr.write(`${colour(name)} ${style.warn(`warning: ${text}`)}\n`);
     },
-    tally(tally, droppedUnprocessed) {
+    tally(tally, unstarted) {
+      const lostDetails = [
+        tally.requeued > 0 ? `${tally.requeued} requeued` : '',
+        tally.goneWithQueue > 0 ? `${tally.goneWithQueue} with the deleted queue` : '',
+        tally.cutShort > 0 ? `${tally.cutShort} cut short` : '',
+      ].filter((detail) => detail !== '');
       const parts = [
         `${plural(tally.received, 'message')} received`,
         `${tally.processed} processed`,
-        `${tally.lost} lost${tally.requeued > 0 ? ` (${tally.requeued} requeued)` : ''}`,
+        `${tally.lost} lost${lostDetails.length > 0 ? ` (${lostDetails.join(', ')})` : ''}`,
+        ...(tally.leftUnacked > 0 ? [`${tally.leftUnacked} left unacknowledged to the broker`] : []),
         `${tally.redelivered} redelivered seen`,
       ];
       stderr.write(`${colour(name)} ${style.bold('stopped:')} ${parts.join(', ')}\n`);
-      if (droppedUnprocessed > 0) {
+      if (unstarted !== null && unstarted.count > 0) {
+        const one = unstarted.count === 1;
+        const why =
+          unstarted.reason === 'auto-ack'
+            ? `with auto-ack the broker had already removed ${one ? 'it, so it is' : 'them, so they are'} lost`
+            : `${one ? 'it was' : 'they were'} not acknowledged, so ${one ? 'it' : 'they'} went with the deleted queue`;
         stderr.write(
-          `${colour(name)} ${style.warn(`${plural(droppedUnprocessed, 'message')} had arrived but were never processed; with auto-ack the broker had already removed them, so they are lost.`)}\n`,
+          `${colour(name)} ${style.warn(`${plural(unstarted.count, 'message')} had arrived but ${one ? 'was' : 'were'} never processed; ${why}.`)}\n`,
         );
       }
     },

@@ -71,10 +71,62 @@ export function outlastsConsumerTimeout(
 export interface Tally {
   received: number;
   processed: number;
+  /** Every message lost: on purpose (--lose-every), with a deleted queue, or cut short (auto-ack). */
   lost: number;
+  /** Of the lost ones: nacked back to the queue (--on-lose requeue). */
   requeued: number;
+  /** Of the lost ones: held unacknowledged when their queue was deleted, so the ack never came. */
+  goneWithQueue: number;
+  /** Of the lost ones: auto-ack messages whose work a failure cut short (the broker had removed them). */
+  cutShort: number;
+  /** In hand, unacknowledged, when a failure stopped the worker: left to the broker. */
+  leftUnacked: number;
   /** Deliveries that arrived flagged as redelivered (seen before by some worker). */
   redelivered: number;
 }
 
-export const emptyTally = (): Tally => ({ received: 0, processed: 0, lost: 0, requeued: 0, redelivered: 0 });
+export const emptyTally = (): Tally => ({
+  received: 0,
+  processed: 0,
+  lost: 0,
+  requeued: 0,
+  goneWithQueue: 0,
+  cutShort: 0,
+  leftUnacked: 0,
+  redelivered: 0,
+});
+
+/** Why the worker stopped taking messages, as far as the fate of the one in hand goes. */
+export type WorkerStop =
+  /** The connection or the consumer's channel ended: the work in hand is abandoned. */
+  | 'connection-lost'
+  /** The broker cancelled the consumer and the queue is gone: an unacked message went with it. */
+  | 'queue-deleted'
+  /** The broker cancelled the consumer but the queue is still there. */
+  | 'consumer-cancelled';
+
+/**
+ * Whether the message in hand is still worth finishing when the worker is stopped this way. With
+ * auto-ack it is ours whatever happens to the queue, so a cancelled consumer does not stop the
+ * work; a lost connection does (there is no one to tell), and with manual ack so does anything,
+ * because the ack the work ends with can no longer be relied on.
+ */
+export function finishesWorkInHand(stop: WorkerStop, ackMode: AckMode): boolean {
+  return ackMode === 'auto' && stop !== 'connection-lost';
+}
+
+/** Counts the abandoned message in hand as what it truly became. */
+export function countAbandoned(tally: Tally, stop: WorkerStop, ackMode: AckMode): 'lost' | 'left-unacked' {
+  if (ackMode === 'auto') {
+    tally.lost += 1;
+    tally.cutShort += 1;
+    return 'lost';
+  }
+  if (stop === 'queue-deleted') {
+    tally.lost += 1;
+    tally.goneWithQueue += 1;
+    return 'lost';
+  }
+  tally.leftUnacked += 1;
+  return 'left-unacked';
+}

@@ -128,6 +128,7 @@ export function registerMessagingCommands(program: Command, { io, result, connec
         prefetch: options.prefetch,
         loseEvery: options.loseEvery,
         onLose: options.onLose,
+        onLoseGiven: command.getOptionValueSource('onLose') === 'cli',
         json: options.json,
         durability: durability(options),
       },

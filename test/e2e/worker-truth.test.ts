@@ -1,0 +1,213 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { deleteQueue, eventually, queueState } from '../support/amqp.js';
+import { testBroker, uniqueName } from '../support/broker.js';
+import { jsonLines, type RunningCli, runCli, startCli } from '../support/cli.js';
+import { type FreezableProxy, startProxy } from '../support/proxy.js';
+
+/**
+ * What qtool's workers say when things go wrong must be true, and they must never hang: closes
+ * are bounded, hints follow the ack mode, and every message in hand is counted for what it became.
+ */
+const broker = testBroker();
+const env = { AMQP_URL: broker.amqpUrl };
+const STACK_TRACE = /\n\s+at /;
+
+interface WorkerEvent {
+  event: string;
+  body: string;
+}
+
+async function startWorker(queue: string, extra: string[], workerEnv = env): Promise<RunningCli> {
+  const worker = startCli(['qprocessor', '--queue', queue, '--name', 'w', '--json', ...extra], {
+    env: workerEnv,
+  });
+  await worker.waitFor(/waiting for messages/, { stream: 'stderr' });
+  return worker;
+}
+
+const bodiesOf = (worker: RunningCli, event: string) =>
+  jsonLines<WorkerEvent>(worker.stdout())
+    .filter((e) => e.event === event)
+    .map((e) => e.body);
+
+async function send(queue: string, ...args: string[]): Promise<void> {
+  const result = await runCli(['send', '--queue', queue, ...args], { env });
+  expect(result.exitCode, result.stderr).toBe(0);
+}
+
+describe('closing never hangs', () => {
+  let proxy: FreezableProxy | undefined;
+  afterEach(async () => {
+    await proxy?.close();
+    proxy = undefined;
+  });
+
+  it('a worker whose broker stops answering ends within seconds on Ctrl-C, saying so', async () => {
+    proxy = await startProxy(broker.amqpUrl);
+    const queue = uniqueName('frozen');
+    const worker = await startWorker(queue, ['--acknowledge', '--delay-per-char', '0'], {
+      AMQP_URL: proxy.url,
+    });
+    await send(queue, 'done-before');
+    await eventually(() => bodiesOf(worker, 'acked').length === 1, 'first message acked');
+
+    proxy.freeze();
+    const stoppedAt = Date.now();
+    worker.signal('SIGINT');
+    // Before the fix amqplib waited for a CloseOk that never came: the worker hung for good.
+    const result = await worker.finished(20_000);
+    expect(Date.now() - stoppedAt).toBeLessThan(15_000);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toMatch(
+      /qtool: the broker at 127\.0\.0\.1:\d+ did not answer within 5 s while qtool was (closing a channel|cancelling a consumer), so qtool dropped the connection/,
+    );
+    // With acks, an unconfirmed close leaves the last acks in doubt: say so.
+    expect(result.stderr).toMatch(/the last acks may not have reached it/);
+    expect(result.stderr).not.toMatch(STACK_TRACE);
+  });
+
+  it('a connection lost in the middle of the close handshake ends the command with a message, not exit 13', async () => {
+    proxy = await startProxy(broker.amqpUrl);
+    const frozen = proxy;
+    const queue = uniqueName('cut-mid-close');
+    const worker = await startWorker(queue, ['--acknowledge', '--delay-per-char', '0'], {
+      AMQP_URL: frozen.url,
+    });
+    frozen.freeze();
+    worker.signal('SIGINT');
+    // The worker has asked the broker to close its channel; the broker dies before it answers.
+    await eventually(() => frozen.heldMethods().includes('channel.close'), 'the channel close sent');
+    frozen.cut();
+    const result = await worker.finished(20_000);
+    // Before the fix: nothing left to wait on but a close that never settles, so Node exits 13, silently.
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toMatch(
+      /qtool: the connection to 127\.0\.0\.1:\d+ was (reset|closed unexpectedly)/,
+    );
+    expect(result.stderr).not.toMatch(STACK_TRACE);
+  });
+
+  it('receive ends within seconds on Ctrl-C when its broker stops answering', async () => {
+    proxy = await startProxy(broker.amqpUrl);
+    const queue = uniqueName('receive-frozen');
+    const receiver = startCli(['receive', '--queue', queue], { env: { AMQP_URL: proxy.url } });
+    // The banner comes before the consumer exists: freeze only once the broker has it.
+    await eventually(
+      async () => (await queueState(broker.amqpUrl, queue))?.consumerCount === 1,
+      'the consumer registered',
+    );
+    proxy.freeze();
+    receiver.signal('SIGINT');
+    const result = await receiver.finished(20_000);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toMatch(/did not answer within 5 s while qtool was cancelling a consumer/);
+    expect(result.stderr).not.toMatch(STACK_TRACE);
+  });
+});
+
+describe('hints and tallies tell the truth', () => {
+  it('a heartbeat time-out in auto-ack mode does not promise a redelivery', async () => {
+    const queue = uniqueName('hb-auto');
+    const worker = await startWorker(queue, ['--heartbeat', '1', '--block', '--delay-per-char', '1']);
+    await send(queue, 'abcdefgh'); // 8 s of busy waiting
+    const result = await worker.finished(30_000);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toMatch(/blocked for .* without sending heartbeats/);
+    expect(result.stderr).toMatch(
+      /With auto-ack the broker removed the message in hand when it delivered it, so it is lost: nothing is redelivered\./,
+    );
+    expect(result.stderr).not.toMatch(/redeliver it|delivers it again/);
+    expect(result.stderr).toMatch(/stopped: 1 message received, 0 processed, 1 lost \(1 cut short\)/);
+    // True: nothing came back.
+    expect((await queueState(broker.amqpUrl, queue))?.messageCount).toBe(0);
+  });
+
+  it('--on-lose without --acknowledge warns that a lost message is simply dropped', async () => {
+    const queue = uniqueName('on-lose-auto');
+    const worker = await startWorker(queue, [
+      '--delay-per-char',
+      '0',
+      '--lose-every',
+      '2',
+      '--on-lose',
+      'crash',
+    ]);
+    await worker.waitFor(
+      /warning: --on-lose crash has no effect without --acknowledge: with auto-ack a lost message is simply dropped/,
+      { stream: 'stderr' },
+    );
+    await send(queue, 'one', 'two');
+    await eventually(() => bodiesOf(worker, 'lost').length === 1, 'second message lost');
+    worker.signal('SIGINT');
+    // Dropped, not crashed: the worker carries on and stops cleanly.
+    expect((await worker.finished()).exitCode).toBe(0);
+  });
+
+  it('without --on-lose, a worker without acks gives no such warning', async () => {
+    const queue = uniqueName('no-on-lose');
+    const worker = await startWorker(queue, ['--delay-per-char', '0', '--lose-every', '2']);
+    await send(queue, 'one');
+    await eventually(() => bodiesOf(worker, 'processed').length === 1, 'first message processed');
+    worker.signal('SIGINT');
+    const result = await worker.finished();
+    expect(result.exitCode).toBe(0);
+    expect(result.stderr).not.toMatch(/--on-lose/);
+  });
+
+  it('with acks, a message in hand when its queue is deleted is counted lost, and so are those waiting', async () => {
+    const queue = uniqueName('deleted-manual');
+    const worker = await startWorker(queue, ['--acknowledge', '--delay-per-char', '1']);
+    await send(queue, 'abcdefghij', 'waiting');
+    await worker.waitFor(/"event":"received"/);
+    await deleteQueue(broker.amqpUrl, queue);
+    const result = await worker.finished(20_000);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toMatch(new RegExp(`queue '${queue}' was deleted`));
+    expect(bodiesOf(worker, 'lost')).toEqual(['abcdefghij']);
+    expect(bodiesOf(worker, 'processed')).toEqual([]);
+    expect(result.stderr).toMatch(
+      /stopped: 1 message received, 0 processed, 1 lost \(1 with the deleted queue\)/,
+    );
+    expect(result.stderr).toMatch(
+      /1 message had arrived but was never processed; it was not acknowledged, so it went with the deleted queue/,
+    );
+  });
+
+  it('with auto-ack, a message in hand when its queue is deleted is ours: its work finishes', async () => {
+    const queue = uniqueName('deleted-auto');
+    const worker = await startWorker(queue, ['--delay-per-char', '0.4']);
+    await send(queue, 'abcde', 'waiting'); // 2 s of work
+    await worker.waitFor(/"event":"received"/);
+    await deleteQueue(broker.amqpUrl, queue);
+    const result = await worker.finished(20_000);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toMatch(new RegExp(`queue '${queue}' was deleted`));
+    expect(bodiesOf(worker, 'processed')).toEqual(['abcde']);
+    expect(result.stderr).toMatch(/stopped: 1 message received, 1 processed, 0 lost/);
+    expect(result.stderr).toMatch(
+      /1 message had arrived but was never processed; with auto-ack the broker had already removed it, so it is lost/,
+    );
+  });
+
+  it.skipIf(!broker.hasCtl)(
+    'a consumer the broker cancels while its queue still exists is not told the queue was deleted',
+    async () => {
+      const queue = uniqueName('cancelled');
+      const worker = await startWorker(queue, ['--acknowledge']);
+      // The real broker sends basic.cancel to this queue's consumers, as it does when a node goes
+      // down or a quorum queue's leader moves; on a single node this is the way to make it.
+      await broker.ctl([
+        'eval',
+        `{ok, Q} = rabbit_amqqueue:lookup(rabbit_misc:r(<<"/">>, queue, <<"${queue}">>)), ` +
+          "[rabbit_channel:send_command(element(1, C), {'basic.cancel', element(2, C), true}) || C <- rabbit_amqqueue:consumers(Q)].",
+      ]);
+      const result = await worker.finished(20_000);
+      expect(result.exitCode).toBe(1);
+      expect(result.stderr).toMatch(
+        new RegExp(`the broker cancelled this consumer of queue '${queue}', though the queue still exists`),
+      );
+      expect(result.stderr).not.toMatch(/was deleted/);
+      expect(await queueState(broker.amqpUrl, queue)).not.toBeNull();
+    },
+  );
+});
