@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findRabbitmqServer, type LocalNode, startLocalNode } from '../../src/broker/local-node.js';
 import { drain, queueState, withChannel } from '../support/amqp.js';
 import { uniqueName } from '../support/broker.js';
-import { runCli, startCli } from '../support/cli.js';
+import { type RunningCli, runCli, startCli } from '../support/cli.js';
 
 /**
  * Tests that restart or stop the broker, or shorten its consumer timeout, get a node of their
@@ -57,6 +57,69 @@ describe.skipIf(!canStartNode).sequential('on a broker of its own', () => {
 
     expect(await drain(node.url, durable)).toEqual(['p1', 'p2']);
     expect(await queueState(node.url, transientQueue)).toBeNull();
+  }, 180_000);
+
+  it("a worker's shutdown hint says what becomes of its message in hand, and the restart bears it out", async () => {
+    // Each worker is busy with one message when the broker goes down; what it says must follow its
+    // ack mode, the queue's durability and the message's persistence. (RabbitMQ 3.10 checks the
+    // consumer timeout of this node once a minute: it does not fire in the seconds this takes.)
+    const cases = [
+      {
+        queue: uniqueName('kept'),
+        send: ['--persistent'],
+        worker: ['--acknowledge'],
+        says: /stays in the queue; the queue is durable and the message persistent, so it survives (the|its) restart/,
+        afterRestart: 1,
+      },
+      {
+        queue: uniqueName('transient-message'),
+        send: [],
+        worker: ['--acknowledge'],
+        says: /it is not persistent \(send with --persistent\), so (the|its) restart loses it/,
+        afterRestart: 0,
+      },
+      {
+        queue: uniqueName('non-durable-queue'),
+        send: ['--persistent', '--no-durable'],
+        worker: ['--acknowledge'],
+        says: /the queue is not durable, so (the|its) restart deletes it with the message/,
+        afterRestart: null,
+      },
+      {
+        queue: uniqueName('auto-ack'),
+        send: ['--persistent'],
+        worker: [],
+        says: /With auto-ack the broker removed the message in hand when it delivered it, so it is lost: nothing is redelivered/,
+        afterRestart: 0,
+      },
+    ];
+    const workers = [];
+    for (const { queue, send, worker } of cases) {
+      const sent = await runCli(['send', '--queue', queue, ...send, 'abc'], { env });
+      expect(sent.exitCode, sent.stderr).toBe(0);
+      const running = startCli(
+        ['qprocessor', '--queue', queue, '--json', '--delay-per-char', '100', ...worker],
+        {
+          env,
+        },
+      );
+      await running.waitFor(/"event":"received"/);
+      workers.push(running);
+    }
+
+    await node.restart();
+
+    for (const [index, { queue, says, afterRestart }] of cases.entries()) {
+      const result = await (workers[index] as RunningCli).finished(60_000);
+      expect(result.exitCode, result.stderr).toBe(1);
+      expect(result.stderr).toMatch(says);
+      // The old hint promised every unacked message would go back, whatever the case.
+      expect(result.stderr).not.toMatch(/unacknowledged messages go back/);
+      const state = await queueState(node.url, queue);
+      expect(state === null ? null : state.messageCount, `queue ${queue} after the restart`).toBe(
+        afterRestart,
+      );
+    }
   }, 180_000);
 
   it('tells connected clients plainly that the broker is shutting down', async () => {

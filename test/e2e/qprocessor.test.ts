@@ -303,6 +303,10 @@ describe('qprocessor', () => {
     const result = await worker.finished(30_000);
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toMatch(/blocked for .* without sending heartbeats/);
+    expect(result.stderr).toMatch(
+      /The message in hand was not acknowledged, so the broker puts it back in the queue and delivers it again\./,
+    );
+    expect(result.stderr).toMatch(/stopped: 1 message received, 0 processed, 0 lost, 1 left unacknowledged/);
     expect(result.stderr).not.toMatch(/\n\s+at /);
     expect(bodiesOf(worker, 'acked')).toEqual([]);
     // Not acked, so the broker kept it.

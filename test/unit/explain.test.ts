@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { explainAmqpError, parseBrokerClose } from '../../src/amqp/explain.js';
+import { NoReplyError } from '../../src/amqp/close.js';
+import { explainAmqpError, isBrokerShutdown, parseBrokerClose } from '../../src/amqp/explain.js';
 
 const context = { hostname: 'rabbit', port: 5672, vhost: 'student1', username: 'student1' };
 const brokerError = (code: number, constant: string, text: string) =>
@@ -87,6 +88,18 @@ describe('explainAmqpError', () => {
       context,
     );
     expect(error.message).toMatch(/shutting down/);
+    // What becomes of unacked messages is the command's to say: it knows the ack mode and more.
+    expect(error.hint).toBe('Wait for the broker to come back, then run the command again.');
+    expect(isBrokerShutdown(error)).toBe(true);
+  });
+
+  it('explains a connection qtool dropped because the broker stopped answering', () => {
+    const error = explainAmqpError(new NoReplyError('closing a channel', 5000), context);
+    expect(error.message).toBe(
+      'the broker at rabbit:5672 did not answer within 5 s while qtool was closing a channel, so qtool dropped the connection',
+    );
+    expect(error.hint).toMatch(/qtool status/);
+    expect(isBrokerShutdown(error)).toBe(false);
   });
 
   it('keeps the broker words for anything it does not know', () => {

@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
   characterCount,
+  countAbandoned,
   DEFAULT_CONSUMER_TIMEOUT_MS,
   decide,
+  emptyTally,
+  finishesWorkInHand,
   isLost,
   outlastsConsumerTimeout,
   type WorkerPolicy,
@@ -75,5 +78,30 @@ describe('consumer timeout guard', () => {
 
   it('does not warn with auto-ack: there is nothing to time out', () => {
     expect(outlastsConsumerTimeout(DEFAULT_CONSUMER_TIMEOUT_MS * 2, 'auto')).toBe(false);
+  });
+});
+
+describe('a message in hand when the worker is stopped', () => {
+  it('is finished with auto-ack unless the connection went; with manual ack it is abandoned', () => {
+    expect(finishesWorkInHand('queue-deleted', 'auto')).toBe(true);
+    expect(finishesWorkInHand('consumer-cancelled', 'auto')).toBe(true);
+    expect(finishesWorkInHand('connection-lost', 'auto')).toBe(false);
+    for (const stop of ['queue-deleted', 'consumer-cancelled', 'connection-lost'] as const) {
+      expect(finishesWorkInHand(stop, 'manual')).toBe(false);
+    }
+  });
+
+  it('is counted lost when auto-ack already removed it or its queue took it, else left to the broker', () => {
+    const auto = emptyTally();
+    expect(countAbandoned(auto, 'connection-lost', 'auto')).toBe('lost');
+    expect(auto).toMatchObject({ lost: 1, cutShort: 1, leftUnacked: 0 });
+
+    const deleted = emptyTally();
+    expect(countAbandoned(deleted, 'queue-deleted', 'manual')).toBe('lost');
+    expect(deleted).toMatchObject({ lost: 1, goneWithQueue: 1, leftUnacked: 0 });
+
+    const unacked = emptyTally();
+    expect(countAbandoned(unacked, 'connection-lost', 'manual')).toBe('left-unacked');
+    expect(unacked).toMatchObject({ lost: 0, leftUnacked: 1 });
   });
 });
