@@ -182,6 +182,11 @@ describe('managementTarget', () => {
     password: 's3cret-pw',
     heartbeat: undefined,
     queue: 'hello',
+    ca: undefined,
+    cert: undefined,
+    key: undefined,
+    servername: undefined,
+    insecure: false,
   };
 
   it('defaults to http on port 15672 of the broker host with the same credentials', () => {
