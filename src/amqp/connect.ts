@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import * as amqp from 'amqplib';
 import type { ConnectionSettings } from '../config/connection.js';
+import { tlsSocketOptions } from '../config/tls.js';
 import { explainAmqpError } from './explain.js';
 
 export type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Message } from 'amqplib';
@@ -38,30 +38,6 @@ export async function openConnection(
   } catch (error) {
     throw explainAmqpError(error, settings);
   }
-}
-
-/**
- * What tls.connect needs beyond amqplib's own: the CA to trust, the client certificate, the name
- * to verify, and whether to verify at all. The files were checked to be readable when the
- * settings were resolved; they are read here, once per connection.
- */
-export async function tlsSocketOptions(settings: ConnectionSettings): Promise<TlsSocketOptions> {
-  const read = async (path: string | undefined) => (path === undefined ? undefined : await readFile(path));
-  const [ca, cert, key] = await Promise.all([read(settings.ca), read(settings.cert), read(settings.key)]);
-  const options: TlsSocketOptions = { rejectUnauthorized: !settings.insecure };
-  if (ca !== undefined) options.ca = [ca];
-  if (cert !== undefined) options.cert = cert;
-  if (key !== undefined) options.key = key;
-  if (settings.servername !== undefined) options.servername = settings.servername;
-  return options;
-}
-
-export interface TlsSocketOptions {
-  ca?: Buffer[];
-  cert?: Buffer;
-  key?: Buffer;
-  servername?: string;
-  rejectUnauthorized: boolean;
 }
 
 /** Seconds between heartbeats agreed with the broker (0: off). */

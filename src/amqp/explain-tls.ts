@@ -19,6 +19,13 @@ const CERTIFICATE_PROBLEMS: Record<string, string> = {
   ERR_TLS_CERT_ALTNAME_INVALID: 'it was issued for another name',
 };
 
+/** What is wrong with the peer's certificate, in a few words, or null when `code` is no such failure. */
+export function certificateProblem(code: unknown): string | null {
+  return typeof code === 'string' && code in CERTIFICATE_PROBLEMS
+    ? (CERTIFICATE_PROBLEMS[code] as string)
+    : null;
+}
+
 /**
  * A TLS failure explained, or null when `code` is not one: which check failed and what to do,
  * without ever suggesting to turn verification off as the first fix.

@@ -4,6 +4,7 @@ import { announcedClusterName } from '../amqp/server-identity.js';
 import { openSession, type Session } from '../amqp/session.js';
 import type { ConnectionSettings } from '../config/connection.js';
 import { QtoolError } from '../errors.js';
+import { tlsSocketOptions } from '../config/tls.js';
 import { type ManagementQueue, managementTarget } from '../management/client.js';
 import type { QueueFigures } from '../output/queue-table.js';
 import { ManagementLink } from './management-link.js';
@@ -54,8 +55,10 @@ export async function withQueueSampler<T>(
   purpose: string,
   work: (sampler: QueueSampler) => Promise<T>,
 ): Promise<T> {
+  // The management API follows the connection's TLS settings (its CA, its name to check).
+  const tls = settings.protocol === 'amqps' ? await tlsSocketOptions(settings) : undefined;
   const target = options.management
-    ? managementTarget(settings, options.managementUrl, options.defaultManagementPort)
+    ? managementTarget(settings, options.managementUrl, options.defaultManagementPort, tls)
     : null;
   // AMQP first: whether the broker answers, the login is right and the vhost exists is the
   // broker's own answer (a missing vhost is an error), never the management API's opinion.

@@ -1,8 +1,13 @@
 import type { ConnectionSettings } from '../config/connection.js';
+import { certificateProblem } from '../amqp/explain-tls.js';
+import type { TlsSocketOptions } from '../config/tls.js';
 import { UsageError } from '../errors.js';
+import { type HttpAnswer, httpGet } from './http-get.js';
 
 /** The management plugin's default HTTP port. */
 export const DEFAULT_MANAGEMENT_PORT = 15672;
+/** Its default https port, used when the AMQP connection is TLS. */
+export const DEFAULT_MANAGEMENT_TLS_PORT = 15671;
 /** Long enough for a busy broker, short enough that `watch` never stalls for long. */
 const REQUEST_TIMEOUT_MS = 3000;
 
@@ -14,6 +19,8 @@ export interface ManagementTarget {
   password: string;
   /** True when the address came from --management-url, false when qtool guessed it. */
   explicit: boolean;
+  /** For an https address: the connection's own TLS options (CA, client certificate, name). */
+  tls: TlsSocketOptions | undefined;
 }
 
 /** One queue as `GET /api/queues/{vhost}` describes it (only the fields qtool reads). */
@@ -63,20 +70,29 @@ export class ManagementUnavailable extends Error {
 
 /**
  * The management API's address: `--management-url` when given (credentials in it win over the
- * connection's), else http on port 15672 of the broker's host, with the connection's credentials.
+ * connection's), else the broker's host with the connection's credentials: over https (port
+ * 15671) when the AMQP connection is TLS, so the password never travels in clear where the user
+ * chose encryption, and plain http (15672, or the port `qtool broker start` chose) otherwise.
+ * An https address uses the connection's TLS options (see tlsOptions); plain http with a TLS
+ * connection only when the user writes it out as --management-url http://...
  */
 export function managementTarget(
   settings: ConnectionSettings,
   url: string | undefined,
-  defaultPort: number = DEFAULT_MANAGEMENT_PORT,
+  defaultPort?: number,
+  tlsOptions?: TlsSocketOptions,
 ): ManagementTarget {
+  const tls = tlsOptions ?? { rejectUnauthorized: true };
   if (url === undefined) {
     const host = settings.hostname.includes(':') ? `[${settings.hostname}]` : settings.hostname;
+    const secure = settings.protocol === 'amqps';
+    const port = defaultPort ?? (secure ? DEFAULT_MANAGEMENT_TLS_PORT : DEFAULT_MANAGEMENT_PORT);
     return {
-      baseUrl: `http://${host}:${defaultPort}/`,
+      baseUrl: `${secure ? 'https' : 'http'}://${host}:${port}/`,
       username: settings.username,
       password: settings.password,
       explicit: false,
+      tls: secure ? tls : undefined,
     };
   }
   let parsed: URL;
@@ -100,7 +116,13 @@ export function managementTarget(
   parsed.search = '';
   parsed.hash = '';
   if (!parsed.pathname.endsWith('/')) parsed.pathname = `${parsed.pathname}/`;
-  return { baseUrl: parsed.toString(), username, password, explicit: true };
+  return {
+    baseUrl: parsed.toString(),
+    username,
+    password,
+    explicit: true,
+    tls: parsed.protocol === 'https:' ? tls : undefined,
+  };
 }
 
 /** The management URL as shown to a person: never with credentials (baseUrl has none). */
@@ -136,19 +158,16 @@ export async function readIdentity(target: ManagementTarget): Promise<Management
 async function getJson(target: ManagementTarget, path: string, about: { vhost?: string }): Promise<unknown> {
   const where = displayManagementUrl(target);
   const url = new URL(path, target.baseUrl);
-  let response: Response;
-  let text: string;
+  let response: HttpAnswer;
   try {
-    response = await fetch(url, {
+    response = await httpGet(url, {
       headers: {
         authorization: `Basic ${Buffer.from(`${target.username}:${target.password}`).toString('base64')}`,
         accept: 'application/json',
       },
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-      redirect: 'error',
+      tls: target.tls,
+      timeoutMs: REQUEST_TIMEOUT_MS,
     });
-    // The time-out covers the body too: a server that sends headers and then stalls is no answer.
-    text = await response.text();
   } catch (error) {
     throw new ManagementUnavailable(
       `no management API at ${where}: ${describeFetchError(error)}`,
@@ -156,7 +175,7 @@ async function getJson(target: ManagementTarget, path: string, about: { vhost?: 
       { cause: error },
     );
   }
-  const body = parseJson(text);
+  const body = parseJson(response.text);
   if (response.status === 401 || response.status === 403) {
     throw new ManagementUnavailable(refusal(target, response.status, body, about.vhost), 'refused');
   }
@@ -166,7 +185,7 @@ async function getJson(target: ManagementTarget, path: string, about: { vhost?: 
       'not-found',
     );
   }
-  if (!response.ok) {
+  if (response.status < 200 || response.status > 299) {
     throw new ManagementUnavailable(
       `the management API at ${where} answered HTTP ${response.status} ${response.statusText}`.trim(),
       'bad-answer',
@@ -216,14 +235,12 @@ function parseJson(text: string): any {
   }
 }
 
-/** Node's fetch hides the socket error in `cause`: `fetch failed` says nothing by itself. */
+/** A failed request in a few words: the socket's or TLS's reason, never a raw stack. */
 function describeFetchError(error: unknown): string {
-  const name = (error as { name?: unknown })?.name;
-  if (name === 'TimeoutError' || name === 'AbortError') {
-    return `no answer within ${REQUEST_TIMEOUT_MS / 1000} s`;
-  }
-  const cause = (error as { cause?: { code?: unknown; message?: unknown } })?.cause;
-  switch (cause?.code) {
+  const code = (error as { code?: unknown })?.code;
+  switch (code) {
+    case 'ETIMEDOUT':
+      return `no answer within ${REQUEST_TIMEOUT_MS / 1000} s`;
     case 'ECONNREFUSED':
       return 'connection refused';
     case 'ENOTFOUND':
@@ -235,6 +252,8 @@ function describeFetchError(error: unknown): string {
     case 'ENETUNREACH':
       return 'no route to the host';
   }
-  const message = cause?.message ?? (error as { message?: unknown })?.message;
+  const certificate = certificateProblem(code);
+  if (certificate !== null) return `its TLS certificate was refused: ${certificate} (${String(code)})`;
+  const message = (error as { message?: unknown })?.message;
   return typeof message === 'string' && message !== '' ? message : 'no answer';
 }

@@ -14,7 +14,7 @@ describe.skipIf(findRabbitmqServer() === null).sequential('TLS', () => {
   let url: string;
 
   beforeAll(async () => {
-    tls = await startTlsNode();
+    tls = await startTlsNode({ managementTls: true });
     url = `amqps://guest:guest@localhost:${tls.tlsPort}`;
     await eventually(() => isPortAnswering('127.0.0.1', tls.tlsPort, 500), 'the amqps listener', 30_000);
   }, 180_000);
@@ -150,5 +150,56 @@ describe.skipIf(findRabbitmqServer() === null).sequential('TLS', () => {
     } finally {
       await rm(folder, { recursive: true, force: true });
     }
+  });
+
+  it('reaches the management API over https with the same CA, never over plain http', async () => {
+    const queue = uniqueName('tls-status');
+    await runCli(['send', '--url', url, '--ca', tls.certificates.ca, '--queue', queue, 'a', 'b'], {});
+    // Without --management-url a TLS connection looks for https on 15671 of the same host.
+    const guessed = await runCli(['status', queue, '--url', url, '--ca', tls.certificates.ca], {});
+    expect(guessed.exitCode, guessed.stderr).toBe(0);
+    expect(guessed.stderr).toMatch(/https:\/\/localhost:15671/);
+    expect(guessed.stderr).not.toMatch(/http:\/\/localhost/);
+
+    const managementUrl = `https://localhost:${tls.managementTlsPort}`;
+    await eventually(
+      () => isPortAnswering('127.0.0.1', tls.managementTlsPort as number, 500),
+      'https management',
+      30_000,
+    );
+    let shown = '';
+    await eventually(
+      async () => {
+        const result = await runCli(
+          [
+            'status',
+            queue,
+            '--url',
+            url,
+            '--ca',
+            tls.certificates.ca,
+            '--management-url',
+            managementUrl,
+            '--json',
+          ],
+          {},
+        );
+        shown = result.stdout + result.stderr;
+        return result.exitCode === 0 && JSON.parse(result.stdout).source === 'management';
+      },
+      'status to use the https management API',
+      30_000,
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}\n${shown}`);
+    });
+
+    // --insecure means the same for the API as for AMQP: encrypted, not verified, and said once.
+    const insecure = await runCli(
+      ['status', queue, '--url', url, '--insecure', '--management-url', managementUrl],
+      {},
+    );
+    expect(insecure.exitCode, insecure.stderr).toBe(0);
+    expect(insecure.stderr).toMatch(/source: management API at https:/);
+    expect(insecure.stderr.match(/not verified/g)).toHaveLength(1);
   });
 });

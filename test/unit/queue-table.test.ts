@@ -227,8 +227,30 @@ describe('managementTarget', () => {
       username: 'student1',
       password: 's3cret-pw',
       explicit: false,
+      tls: undefined,
     });
     expect(managementTarget({ ...settings, hostname: '::1' }, undefined).baseUrl).toBe('http://[::1]:15672/');
+  });
+
+  it('with a TLS connection, defaults to https on 15671 with the same TLS options, never plain http', () => {
+    const tls = { rejectUnauthorized: true, servername: 'rabbit.example' };
+    const target = managementTarget(
+      { ...settings, protocol: 'amqps', port: 5671 },
+      undefined,
+      undefined,
+      tls,
+    );
+    expect(target.baseUrl).toBe('https://rabbit.example:15671/');
+    expect(target.tls).toBe(tls);
+    // Plain http only when the user writes it out.
+    const written = managementTarget(
+      { ...settings, protocol: 'amqps' },
+      'http://rabbit.example:15672',
+      undefined,
+      tls,
+    );
+    expect(written.baseUrl).toBe('http://rabbit.example:15672/');
+    expect(written.tls).toBeUndefined();
   });
 
   it('takes credentials out of --management-url, so they are never shown', () => {
@@ -238,6 +260,7 @@ describe('managementTarget', () => {
       username: 'admin',
       password: 'pa@ss',
       explicit: true,
+      tls: { rejectUnauthorized: true },
     });
     expect(displayManagementUrl(target)).toBe('https://mgmt.example/rabbitmq');
   });
