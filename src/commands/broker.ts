@@ -47,6 +47,13 @@ export interface BrokerStartOptions {
  */
 export async function runBrokerStart(options: BrokerStartOptions, io: CommandIo): Promise<number> {
   const amqpPort = options.port ?? DEFAULT_AMQP_PORT;
+  if (options.managementPort === amqpPort) {
+    // One port cannot take both listeners: the node would boot only to fail.
+    throw new UsageError(
+      `--management-port ${amqpPort} is the AMQP port too`,
+      'Give the management UI a port of its own, or leave --management-port out.',
+    );
+  }
   const statePath = brokerStatePath(io.env);
   const previous = await readState(statePath);
   if (previous?.status === 'starting') {
