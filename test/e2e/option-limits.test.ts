@@ -56,6 +56,29 @@ describe('seconds options stop at the longest wait a timer can take', () => {
   });
 });
 
+describe('declare takes the largest --max-length and --message-ttl it offers', () => {
+  it('and RabbitMQ accepts them', async () => {
+    const queue = uniqueName('limits');
+    const largest = ['--max-length', '9007199254740991', '--message-ttl', '4294967295'];
+    const result = await runCli(['declare', '--queue', queue, '--durable', ...largest], { env });
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stdout).toContain('max-length 9007199254740991, message-ttl 4294967295 ms');
+    await runCli(['delete', '--queue', queue, '--force'], { env });
+  });
+
+  it('and refuses one past each with exit 2', async () => {
+    for (const [option, value] of [
+      ['--max-length', '9007199254740992'],
+      ['--message-ttl', '4294967296'],
+      ['--message-ttl', '0x10'],
+    ] as const) {
+      const result = await runCli(['declare', '--queue', uniqueName('limits'), option, value], { env });
+      expect(result.exitCode, `${option} ${value}`).toBe(2);
+      expect(result.stderr).toContain(`argument '${value}' is invalid. expected a whole number`);
+    }
+  });
+});
+
 describe('broker start --management-port', () => {
   it('refuses the AMQP port itself with exit 2, starting nothing', async () => {
     const stateDir = await mkdtemp(join(tmpdir(), 'qtool-limits-state-'));
