@@ -1,5 +1,6 @@
 import * as amqp from 'amqplib';
 import type { ConnectionSettings } from '../config/connection.js';
+import { tlsSocketOptions } from '../config/tls.js';
 import { explainAmqpError } from './explain.js';
 
 export type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Message } from 'amqplib';
@@ -32,6 +33,7 @@ export async function openConnection(
     return await amqp.connect(options, {
       timeout: CONNECT_TIMEOUT_MS,
       clientProperties: { connection_name: `qtool ${purpose}` },
+      ...(settings.protocol === 'amqps' ? await tlsSocketOptions(settings) : {}),
     });
   } catch (error) {
     throw explainAmqpError(error, settings);

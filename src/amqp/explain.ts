@@ -1,5 +1,6 @@
 import { type ConnectionSettings, hostAndPort } from '../config/connection.js';
 import { QtoolError } from '../errors.js';
+import { explainTlsError } from './explain-tls.js';
 import { shellQuote } from '../output/format.js';
 
 /** What amqplib and Node's sockets put on their errors. */
@@ -25,7 +26,8 @@ export function parseBrokerClose(error: unknown): BrokerClose | null {
 }
 
 /** The few facts that make an error message useful. */
-export type ErrorContext = Pick<ConnectionSettings, 'hostname' | 'port' | 'vhost' | 'username'>;
+export type ErrorContext = Pick<ConnectionSettings, 'hostname' | 'port' | 'vhost' | 'username'> &
+  Partial<Pick<ConnectionSettings, 'ca' | 'servername' | 'protocol'>>;
 
 const START_BROKER_HINT =
   "Is RabbitMQ running there? Start one with `qtool broker start` (or `docker compose up -d` in qtool's folder), or check --host and --port.";
@@ -40,6 +42,9 @@ export function explainAmqpError(error: unknown, context: ErrorContext): QtoolEr
   const message = String(raw.message ?? error);
   const where = hostAndPort(context);
   const options = { cause: error };
+  const tls = explainTlsError(raw.code, message, context);
+  if (tls !== null)
+    return new QtoolError(tls.message, { ...options, ...(tls.hint ? { hint: tls.hint } : {}) });
 
   switch (raw.code) {
     case 'ECONNREFUSED':

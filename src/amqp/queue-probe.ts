@@ -11,14 +11,21 @@ export interface QueueProbe {
 }
 
 /**
- * Passive-declares each queue and returns its figures, or null for a queue that does not exist.
- * One channel serves every probe until a 404 closes it; then the next probe opens another.
+ * What a passive declare can say: the figures, null for a queue that does not exist, or
+ * 'exclusive' for another connection's exclusive queue (a tutorial's reply or fan-out queue),
+ * which exists but which the broker lets no one else declare, not even passively.
+ */
+export type QueueProbeResult = QueueProbe | null | 'exclusive';
+
+/**
+ * Passive-declares each queue and returns what it says. One channel serves every probe until a
+ * 404 or 405 closes it; then the next probe opens another.
  */
 export async function probeQueues(
   model: ChannelModel,
   names: readonly string[],
-): Promise<(QueueProbe | null)[]> {
-  const results: (QueueProbe | null)[] = [];
+): Promise<QueueProbeResult[]> {
+  const results: QueueProbeResult[] = [];
   let channel: Channel | null = null;
   try {
     for (const name of names) {
@@ -32,8 +39,9 @@ export async function probeQueues(
         results.push({ name, ready: reply.messageCount, consumers: reply.consumerCount });
       } catch (error) {
         // Anything else is left raw, so withSession can tell a lost connection's story instead.
-        if (parseBrokerClose(error)?.replyCode !== 404) throw error;
-        results.push(null);
+        const code = parseBrokerClose(error)?.replyCode;
+        if (code !== 404 && code !== 405) throw error;
+        results.push(code === 404 ? null : 'exclusive');
         channel = null; // the broker closed it
       }
     }

@@ -51,6 +51,25 @@ export async function ensureQueue(
   throw explainAmqpError(outcome.error, context);
 }
 
+/**
+ * Whether an existing queue is durable. A passive declare does not say, so this repeats the
+ * declaration as durable on a throwaway channel: the broker checks durability first and answers
+ * 406 "inequivalent arg 'durable'" for a non-durable queue; an equivalent declare changes nothing.
+ * 'unknown' when the broker refuses for another reason (an exclusive queue of someone else).
+ */
+export async function existingQueueDurability(
+  model: ChannelModel,
+  name: string,
+): Promise<'durable' | 'non-durable' | 'unknown'> {
+  const outcome = await tryOnChannel(model, (ch) => ch.assertQueue(name, { durable: true }));
+  if (outcome.ok) return 'durable';
+  const close = parseBrokerClose(outcome.error);
+  if (close?.replyCode === 406) {
+    return /inequivalent arg 'durable'/.test(close.text) ? 'non-durable' : 'durable';
+  }
+  return 'unknown';
+}
+
 /** Passive declare: true when the queue exists. */
 export async function queueExists(
   model: ChannelModel,

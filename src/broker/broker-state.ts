@@ -7,9 +7,24 @@ import type { LocalNodeFacts } from './local-node.js';
  * What `qtool broker start` started, saved so that `stop` and `status`, run later from another
  * process, act on that broker and never on one qtool did not start.
  */
-export type BrokerState =
-  | ({ kind: 'local'; startedAt: string } & LocalNodeFacts)
-  | { kind: 'docker'; startedAt: string; composeFile: string; amqpPort: number; managementPort: number };
+export type BrokerState = BrokerRecord &
+  (
+    | ({ kind: 'local' } & LocalNodeFacts)
+    | { kind: 'docker'; composeFile: string; amqpPort: number; managementPort: number }
+  );
+
+/**
+ * `starting` is written before the broker is launched, so a start that is interrupted (even by
+ * SIGKILL) leaves a record `broker stop` can clean up; `running` once the broker is up.
+ */
+export type BrokerStatus = 'starting' | 'running';
+
+interface BrokerRecord {
+  startedAt: string;
+  status: BrokerStatus;
+  /** While `starting`: the pid of the `qtool broker start` doing it, to tell a live start from an interrupted one. */
+  starterPid?: number;
+}
 
 /**
  * `$QTOOL_STATE_DIR/broker.json` when set (tests), else `$XDG_STATE_HOME/qtool/broker.json`, else
@@ -36,11 +51,12 @@ export async function readBrokerState(path: string): Promise<BrokerState | null>
     throw error;
   }
   const value = JSON.parse(text) as Partial<BrokerState> | null;
-  if (value?.kind === 'local' && typeof value.nodeName === 'string' && typeof value.baseDir === 'string') {
-    return value as BrokerState;
-  }
-  if (value?.kind === 'docker' && typeof value.composeFile === 'string') return value as BrokerState;
-  throw new Error(`${path} does not describe a broker qtool started`);
+  const described =
+    (value?.kind === 'local' && typeof value.nodeName === 'string' && typeof value.baseDir === 'string') ||
+    (value?.kind === 'docker' && typeof value.composeFile === 'string');
+  if (!described) throw new Error(`${path} does not describe a broker qtool started`);
+  // Records written before there was a status only ever described a broker that was up.
+  return { ...value, status: value.status === 'starting' ? 'starting' : 'running' } as BrokerState;
 }
 
 export async function writeBrokerState(path: string, state: BrokerState): Promise<void> {

@@ -10,6 +10,14 @@ export class BrokerStartError extends Error {
   }
 }
 
+/**
+ * startLocalNode was aborted (its `signal`) before the node was up. By then the half-started node
+ * has been killed and, when startLocalNode created it, its folder removed.
+ */
+export class BrokerStartInterrupted extends Error {
+  override readonly name = 'BrokerStartInterrupted';
+}
+
 /** A rabbitmqctl call failed (non-zero exit, timeout or spawn failure). */
 export class RabbitmqctlError extends Error {
   override readonly name = 'RabbitmqctlError';

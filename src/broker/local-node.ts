@@ -8,12 +8,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { BrokerStartError } from './errors.js';
+import { BrokerStartError, BrokerStartInterrupted } from './errors.js';
 import { logReport, nodeLogFiles } from './logs.js';
 import {
   type NodeLayout,
@@ -42,7 +42,7 @@ import {
 } from './tools.js';
 import { startWatchdog, stopWatchdog } from './watchdog.js';
 
-export { BrokerStartError, RabbitmqctlError } from './errors.js';
+export { BrokerStartError, BrokerStartInterrupted, RabbitmqctlError } from './errors.js';
 export { isPortAnswering } from './ports.js';
 export { findRabbitmqServer, rabbitmqctl } from './tools.js';
 
@@ -63,6 +63,16 @@ export interface LocalNodeOptions {
   watchdogOwnerPid?: number;
   /** Progress lines ("starting RabbitMQ node X on port N..."). */
   onLog?: (line: string) => void;
+  /**
+   * Aborting it before the node is up kills the half-started node, removes baseDir (when created
+   * here) and rejects with BrokerStartInterrupted. It has no effect once the node is up.
+   */
+  signal?: AbortSignal;
+  /**
+   * Called with the node's facts after its files are written and before rabbitmq-server runs, so a
+   * caller can record the node before there is anything to lose track of. A rejection ends the start.
+   */
+  beforeLaunch?: (facts: LocalNodeFacts) => Promise<void>;
 }
 
 export interface LocalNode {
@@ -83,6 +93,8 @@ export interface LocalNode {
 
 const DEFAULT_START_TIMEOUT_MS = 90_000;
 const STOP_TIMEOUT_MS = 60_000;
+/** How many times stopProcess looks for processes of the node that are left (see there). */
+const LEFTOVER_SCANS = 5;
 const NODE_NAME = /^[A-Za-z0-9_-]+@[A-Za-z0-9.-]+$/;
 
 function validPort(port: number, what: string): number {
@@ -158,8 +170,11 @@ class RabbitNode implements LocalNode {
     });
   }
 
-  /** Starts rabbitmq-server and waits until the node has booted; throws BrokerStartError otherwise. */
-  async launch(what: 'start' | 'restart'): Promise<void> {
+  /**
+   * Starts rabbitmq-server and waits until the node has booted; throws BrokerStartError otherwise,
+   * or BrokerStartInterrupted (after killing the node) when `interruption` aborts first.
+   */
+  async launch(what: 'start' | 'restart', interruption?: AbortSignal): Promise<void> {
     const startedAt = Date.now();
     const deadline = startedAt + this.startTimeoutMs;
     const management = this.managementPort === null ? '' : `, management on ${this.managementPort}`;
@@ -198,8 +213,14 @@ class RabbitNode implements LocalNode {
     }
 
     try {
-      await this.waitUntilUp(deadline);
+      await this.waitUntilUp(deadline, interruption);
     } catch (error) {
+      if (interruption?.aborted) {
+        await this.stopProcess(true);
+        throw new BrokerStartInterrupted(`the start of RabbitMQ node ${this.nodeName} was interrupted`, {
+          cause: error,
+        });
+      }
       const reason = error instanceof Error ? error.message : String(error);
       const report = await logReport([
         this.layout.startupErr,
@@ -217,9 +238,11 @@ class RabbitNode implements LocalNode {
     this.log(`RabbitMQ node ${this.nodeName} is up on ${this.url} after ${seconds(Date.now() - startedAt)}`);
   }
 
-  private async waitUntilUp(deadline: number): Promise<void> {
+  private async waitUntilUp(deadline: number, interruption: AbortSignal | undefined): Promise<void> {
     const limit = seconds(this.startTimeoutMs);
-    for (let waitingFor = `port ${this.amqpPort}`; ; await delay(200)) {
+    const pause = interruption === undefined ? {} : { signal: interruption };
+    for (let waitingFor = `port ${this.amqpPort}`; ; await delay(200, undefined, pause)) {
+      interruption?.throwIfAborted();
       if (this.childExit !== undefined) {
         throw new Error(`rabbitmq-server ${this.childExit} before the node was up`);
       }
@@ -235,7 +258,7 @@ class RabbitNode implements LocalNode {
     const failure = await rabbitmqctl(this.nodeName, awaitStartup, {
       tools: this.tools,
       timeoutMs: remainingMs + 5000,
-      signal: this.childGone.signal,
+      signal: eitherSignal(this.childGone.signal, interruption),
     }).then(
       () => null,
       (error: unknown) => error,
@@ -280,9 +303,12 @@ class RabbitNode implements LocalNode {
       }
     }
     // Whatever is left of this node (a VM that had not written its pid file yet, or the scripts around
-    // it) is found by the unique pid-file path in its environment.
-    const leftovers = await processesWithEnvironment(`RABBITMQ_PID_FILE=${this.layout.pidFile}`);
-    if (leftovers.length > 0) {
+    // it) is found by the unique pid-file path in its environment. Early in a boot a script may fork
+    // its next step just after a scan (Debian's wrapper runs su, then sh, then the VM), so scan again
+    // until one finds nothing; every round ends the processes that could fork more.
+    for (let round = 0; round < LEFTOVER_SCANS; round += 1) {
+      const leftovers = await processesWithEnvironment(`RABBITMQ_PID_FILE=${this.layout.pidFile}`);
+      if (leftovers.length === 0) break;
       this.log(`ending leftover processes ${leftovers.join(', ')} of RabbitMQ node ${this.nodeName}`);
       for (const leftover of leftovers) signalProcess(leftover, quick ? 'SIGKILL' : 'SIGTERM');
       for (const leftover of leftovers) {
@@ -405,8 +431,16 @@ export async function startLocalNode(options: LocalNodeOptions = {}): Promise<Lo
       log,
     );
     if (options.watchdogOwnerPid !== undefined) node.startWatchdog(options.watchdogOwnerPid);
+    const stopIfInterrupted = () => {
+      if (options.signal?.aborted) {
+        throw new BrokerStartInterrupted(`the start of RabbitMQ node ${nodeName} was interrupted`);
+      }
+    };
     try {
-      await node.launch('start');
+      stopIfInterrupted();
+      await options.beforeLaunch?.(localNodeFacts(node));
+      stopIfInterrupted();
+      await node.launch('start', options.signal);
     } catch (error) {
       await node.stop({ keepData: !ownsBaseDir }).catch(() => {});
       throw error;
@@ -464,8 +498,32 @@ export function attachLocalNode(
   return node;
 }
 
+/**
+ * Whether nothing is left of the node these facts describe: no process (see localNodeProcesses)
+ * and no baseDir. Where /proc is missing, only the folder is checked.
+ */
+export async function isLocalNodeGone(facts: LocalNodeFacts): Promise<boolean> {
+  return !existsSync(facts.baseDir) && (await localNodeProcesses(facts)).length === 0;
+}
+
+/** The pids of every process of that node, booting or not, found by its pid-file path; [] without /proc. */
+export function localNodeProcesses(facts: LocalNodeFacts): Promise<number[]> {
+  return processesWithEnvironment(`RABBITMQ_PID_FILE=${facts.pidFile}`);
+}
+
 /** Whether the Erlang VM of the node these facts describe is alive (its pid file names a live VM of that node). */
 export async function isLocalNodeRunning(facts: LocalNodeFacts): Promise<boolean> {
   const pid = await readPidFile(nodeLayout(facts.baseDir).pidFile);
   return pid !== null && (await isPidAlive(pid)) && (await pidBelongsToNode(pid, facts.nodeName));
+}
+
+/** A signal that aborts when either does (AbortSignal.any needs Node 20.3). */
+function eitherSignal(first: AbortSignal, second: AbortSignal | undefined): AbortSignal {
+  if (second === undefined) return first;
+  const both = new AbortController();
+  for (const signal of [first, second]) {
+    if (signal.aborted) both.abort();
+    else signal.addEventListener('abort', () => both.abort(), { once: true });
+  }
+  return both.signal;
 }

@@ -1,4 +1,5 @@
 import type { Command, Option } from 'commander';
+import { CONNECTION_FILE_OPTIONS } from './connection-options.js';
 
 /** What completion needs to know of the command tree, read from commander so it never drifts. */
 export interface CompletionModel {
@@ -11,15 +12,18 @@ export interface CompletionModel {
   fileOptions: string[];
 }
 
-const FILE_OPTIONS = new Set(['--file']);
+const FILE_OPTIONS = new Set(['--file', ...CONNECTION_FILE_OPTIONS]);
 
 export function completionModel(program: Command): CompletionModel {
   const choices: Record<string, string[]> = {};
   const flagsOf = (options: readonly Option[]) =>
-    options.flatMap((option) => {
-      if (option.argChoices) choices[option.long ?? ''] = [...option.argChoices];
-      return [option.long, option.short].filter((flag): flag is string => Boolean(flag));
-    });
+    // Hidden options (the program's copies of the connection options) are offered where they are shown.
+    options
+      .filter((option) => !option.hidden)
+      .flatMap((option) => {
+        if (option.argChoices) choices[option.long ?? ''] = [...option.argChoices];
+        return [option.long, option.short].filter((flag): flag is string => Boolean(flag));
+      });
   const commands: CompletionModel['commands'] = [];
   const walk = (command: Command, prefix: string) => {
     for (const sub of command.commands) {

@@ -1,11 +1,32 @@
 import { InvalidArgumentError } from 'commander';
+import { MAX_TIMER_MS } from '../worker/long-sleep.js';
 
 /** Option-argument parsers: commander turns their InvalidArgumentError into a usage error (exit 2). */
 
+/** Digits only (around them, spaces): no sign, no hex, no exponent, nothing Number() would guess at. */
+const WHOLE_NUMBER = /^\s*\d+\s*$/;
+
+/**
+ * Plain decimals, and the exponent form String(number) gives small ones (1e-7): qtool lab hands the
+ * parsed number on to its workers that way. No sign, no hex, no Infinity.
+ */
+const DECIMAL = /^\s*(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?\s*$/i;
+
+/**
+ * The largest number of seconds a seconds option takes: its milliseconds must fit setTimeout,
+ * which fires after 1 ms instead of any longer delay.
+ */
+export const MAX_SECONDS = MAX_TIMER_MS / 1000;
+
+const LARGEST_WAIT = `${MAX_SECONDS} (about ${(MAX_TIMER_MS / 86_400_000).toFixed(1)} days, the longest a timer can wait)`;
+
 export function positiveInteger(text: string): number {
-  const value = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN;
-  if (!Number.isSafeInteger(value) || value < 1)
-    throw new InvalidArgumentError('expected a whole number of 1 or more.');
+  const value = WHOLE_NUMBER.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidArgumentError(
+      `expected a whole number from 1 to ${Number.MAX_SAFE_INTEGER.toLocaleString('en-US')}.`,
+    );
+  }
   return value;
 }
 
@@ -17,15 +38,20 @@ export function prefetchCount(text: string): number {
 }
 
 export function nonNegativeSeconds(text: string): number {
-  const value = /^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(text) ? Number(text) : Number.NaN;
-  if (!Number.isFinite(value) || value < 0)
-    throw new InvalidArgumentError('expected a number of seconds, 0 or more.');
-  return value;
+  return seconds(text, 'from 0 to');
 }
 
 export function positiveSeconds(text: string): number {
-  const value = nonNegativeSeconds(text);
-  if (value === 0) throw new InvalidArgumentError('expected a number of seconds greater than 0.');
+  return seconds(text, 'greater than 0, at most');
+}
+
+function seconds(text: string, range: 'from 0 to' | 'greater than 0, at most'): number {
+  const value = DECIMAL.test(text) ? Number(text) : Number.NaN;
+  // Compared as the commands compute the milliseconds, so no accepted value can overflow a timer.
+  const fits = Number.isFinite(value) && value * 1000 <= MAX_TIMER_MS;
+  if (!fits || (value === 0 && range !== 'from 0 to')) {
+    throw new InvalidArgumentError(`expected a number of seconds ${range} ${LARGEST_WAIT}.`);
+  }
   return value;
 }
 

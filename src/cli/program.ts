@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import type { CommandIo } from '../commands/io.js';
+import { type CommandIo, writeLine } from '../commands/io.js';
 import { resolveSettings, type SettingsInput } from '../config/settings.js';
 import { registerBrokerCommands } from './commands/broker.js';
 import { registerCompletionCommand } from './commands/completion.js';
@@ -10,20 +10,20 @@ import { registerMonitoringCommands } from './commands/monitoring.js';
 import { registerQueueCommands } from './commands/queues.js';
 import { registerSettingsCommands } from './commands/settings.js';
 import type { CliContext, ProgramResult } from './context.js';
-import { nonEmpty } from './parsers.js';
+import { addHiddenConnectionOptions, withConnectionOptions } from './connection-options.js';
 import { askPassword } from './prompt.js';
 
 /**
- * The command tree. Connection options live on the program, so they work before or after the
- * subcommand (`qtool qprocessor --host h --queue q` and `qtool --host h qprocessor`); their
- * environment variables and defaults are applied by resolveConnection, not commander, so that
- * later settings sources (profiles) slot in between.
+ * The command tree. Connection options are parsed by the program, so they work before or after
+ * the subcommand (`qtool qprocessor --host h --queue q` and `qtool --host h qprocessor`), and shown
+ * in the help of each command that connects; their environment variables and defaults are applied
+ * by resolveConnection, not commander, so that profiles slot in between.
  */
 export function buildProgram(io: CommandIo, result: ProgramResult): Command {
   const program = new Command('qtool')
     .description('Send, receive and process RabbitMQ work-queue messages from the shell, as the lab teaches.')
     .version(packageVersion(), '-V, --version')
-    .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
+    .configureHelp({ sortSubcommands: false })
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({
@@ -31,28 +31,7 @@ export function buildProgram(io: CommandIo, result: ProgramResult): Command {
       writeErr: (text) => io.stderr.write(text),
     });
 
-  program
-    .option('--url <url>', 'broker URL, amqp[s]://user:password@host:port/vhost (env AMQP_URL)')
-    .option(
-      '--host <host[:port]>',
-      'broker host, optionally with :port (env QTOOL_HOST; default localhost)',
-      nonEmpty,
-    )
-    .option('--port <n>', 'broker port (env QTOOL_PORT; default 5672, 5671 for amqps)')
-    .option('--vhost <name>', 'virtual host (env QTOOL_VHOST; default /)')
-    .option('--username <name>', 'user name (env QTOOL_USERNAME; default guest)')
-    .option(
-      '--password <pw>',
-      'password (env QTOOL_PASSWORD; default guest). Visible to other users of the machine: prefer the variable',
-    )
-    .option(
-      '--heartbeat <seconds>',
-      'heartbeat interval, 0 for none (env QTOOL_HEARTBEAT; default: what the broker proposes)',
-    )
-    .option('--queue <name>', 'queue name (env QTOOL_QUEUE; default hello)')
-    .option('--profile <name>', 'use a saved connection profile (env QTOOL_PROFILE; see qtool login)')
-    .option('--password-stdin', 'read the password from the first line of standard input')
-    .option('--verbose', 'show stack traces of errors');
+  addHiddenConnectionOptions(program).option('--verbose', 'show stack traces of errors');
 
   const settings = (command: Command, forLogin = false) =>
     resolveSettings({
@@ -62,13 +41,21 @@ export function buildProgram(io: CommandIo, result: ProgramResult): Command {
       readStdin: () => readAll(io.stdin),
       // Prompt only when a person is there to answer.
       askPassword: io.stdin.isTTY && io.stderr.isTTY ? askPassword : null,
+      notice: (line) => writeLine(io.stderr, line),
     });
   const context: CliContext = {
     io,
     result,
     settings,
     async connection(command: Command) {
-      return (await settings(command)).settings;
+      const resolved = (await settings(command)).settings;
+      if (resolved.protocol === 'amqps' && resolved.insecure) {
+        writeLine(
+          io.stderr,
+          "qtool: warning: --insecure: the broker's TLS certificate is not verified; the connection is encrypted, but anyone on the way could pose as the broker",
+        );
+      }
+      return resolved;
     },
   };
 
@@ -81,7 +68,35 @@ export function buildProgram(io: CommandIo, result: ProgramResult): Command {
   registerSettingsCommands(program, context);
   registerCompletionCommand(program, context);
 
+  for (const path of CONNECTING_COMMANDS) withConnectionOptions(commandAt(program, path));
   return program;
+}
+
+/** The commands that talk to a broker: their help lists the connection options; the others' does not. */
+const CONNECTING_COMMANDS = [
+  'send',
+  'receive',
+  'qprocessor',
+  'demo',
+  'lab',
+  'peek',
+  'purge',
+  'delete',
+  'declare',
+  'status',
+  'watch',
+  'login',
+  'config show',
+];
+
+function commandAt(program: Command, path: string): Command {
+  let command = program;
+  for (const name of path.split(' ')) {
+    const next = command.commands.find((candidate) => candidate.name() === name);
+    if (next === undefined) throw new Error(`no command '${path}' to add connection options to`);
+    command = next;
+  }
+  return command;
 }
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {

@@ -11,12 +11,16 @@ import {
 import {
   attachLocalNode,
   BrokerStartError,
+  BrokerStartInterrupted,
   findRabbitmqServer,
+  isLocalNodeGone,
   isLocalNodeRunning,
   isPortAnswering,
-  localNodeFacts,
+  type LocalNodeFacts,
+  localNodeProcesses,
   startLocalNode,
 } from '../broker/local-node.js';
+import { isPidAlive } from '../broker/processes.js';
 import { maskedUrl } from '../config/connection.js';
 import { QtoolError, UsageError } from '../errors.js';
 import { DEFAULT_MANAGEMENT_PORT } from '../management/client.js';
@@ -26,6 +30,8 @@ const COMPOSE_FILE = fileURLToPath(new URL('../../docker-compose.yml', import.me
 const DEFAULT_AMQP_PORT = 5672;
 /** The broker qtool starts listens on the loopback interface only. */
 const HOST = '127.0.0.1';
+/** The exit status of a start that an interrupt (Ctrl-C or SIGTERM) cut short, as a shell reports SIGINT. */
+const EXIT_INTERRUPTED = 130;
 
 export interface BrokerStartOptions {
   /** AMQP port; default 5672. */
@@ -41,9 +47,18 @@ export interface BrokerStartOptions {
  */
 export async function runBrokerStart(options: BrokerStartOptions, io: CommandIo): Promise<number> {
   const amqpPort = options.port ?? DEFAULT_AMQP_PORT;
+  if (options.managementPort === amqpPort) {
+    // One port cannot take both listeners: the node would boot only to fail.
+    throw new UsageError(
+      `--management-port ${amqpPort} is the AMQP port too`,
+      'Give the management UI a port of its own, or leave --management-port out.',
+    );
+  }
   const statePath = brokerStatePath(io.env);
   const previous = await readState(statePath);
-  if (previous !== null) {
+  if (previous?.status === 'starting') {
+    await clearInterruptedStart(previous, statePath, io);
+  } else if (previous !== null) {
     if (await isRunning(previous)) {
       if (previous.amqpPort === amqpPort) {
         writeLine(io.stdout, `qtool's broker already runs on port ${amqpPort}; nothing started.`);
@@ -79,15 +94,15 @@ export async function runBrokerStart(options: BrokerStartOptions, io: CommandIo)
   }
 
   if (findRabbitmqServer() !== null) {
-    const state = await startLocal(amqpPort, options.managementPort, io);
-    await writeBrokerState(statePath, state);
+    const state = await startLocal(amqpPort, options.managementPort, statePath, io);
+    if (state === null) return EXIT_INTERRUPTED;
     writeLine(io.stdout, `Started RabbitMQ node ${state.nodeName}; it runs until \`qtool broker stop\`.`);
     printFacts(state, io);
     return 0;
   }
   if (await dockerAnswers()) {
-    const state = await startDocker(amqpPort, options.managementPort, io);
-    await writeBrokerState(statePath, state);
+    const state = await startDocker(amqpPort, options.managementPort, statePath, io);
+    if (state === null) return EXIT_INTERRUPTED;
     writeLine(io.stdout, 'Started RabbitMQ in Docker (docker compose); it runs until `qtool broker stop`.');
     printFacts(state, io);
     return 0;
@@ -114,6 +129,11 @@ export async function runBrokerStop(io: CommandIo): Promise<number> {
 export async function runBrokerRestart(io: CommandIo): Promise<number> {
   const state = await recordedBroker(brokerStatePath(io.env), 'restarts', io);
   if (state === null) return 1;
+  if (state.status === 'starting') {
+    writeLine(io.stderr, `${describeBroker(state)} did not finish starting, so there is nothing to restart.`);
+    writeLine(io.stderr, 'Run `qtool broker stop` to clear what is left of it, then `qtool broker start`.');
+    return 1;
+  }
   if (state.kind === 'docker') {
     await compose(['restart'], state.composeFile);
   } else {
@@ -143,47 +163,188 @@ export async function runBrokerStatus(io: CommandIo): Promise<number> {
     writeLine(io.stdout, `qtool has not started a broker (nothing recorded in ${statePath}).`);
     return 1;
   }
+  if (state.status === 'starting') {
+    const starting = state.starterPid !== undefined && (await isPidAlive(state.starterPid));
+    writeLine(
+      io.stdout,
+      starting
+        ? `${describeBroker(state)} is still starting (qtool broker start, pid ${state.starterPid}).`
+        : `${describeBroker(state)} did not finish starting: its \`qtool broker start\` was interrupted.`,
+    );
+    if (!starting) {
+      const data = state.kind === 'local' ? state.baseDir : 'docker compose down -v';
+      writeLine(
+        io.stdout,
+        `\`qtool broker stop\` ends whatever is left of it and removes its data (${data}).`,
+      );
+    }
+    return 1;
+  }
   const running = await isRunning(state);
-  const what =
-    state.kind === 'local' ? `RabbitMQ node ${state.nodeName}` : 'RabbitMQ in Docker (docker compose)';
-  writeLine(io.stdout, `${what}, started by qtool, is ${running ? 'running' : 'NOT running'}.`);
+  writeLine(
+    io.stdout,
+    `${describeBroker(state)}, started by qtool, is ${running ? 'running' : 'NOT running'}.`,
+  );
   printFacts(state, io);
   if (!running)
     writeLine(io.stdout, 'Start it again with `qtool broker start` (a stale record is cleared first).');
   return running ? 0 : 1;
 }
 
+type LocalState = Extract<BrokerState, { kind: 'local' }>;
+
 async function startLocal(
   amqpPort: number,
   requestedManagementPort: number | undefined,
+  statePath: string,
   io: CommandIo,
-): Promise<Extract<BrokerState, { kind: 'local' }>> {
+): Promise<LocalState | null> {
   let management = requestedManagementPort ?? DEFAULT_MANAGEMENT_PORT;
   if (requestedManagementPort === undefined && (await isPortAnswering(HOST, management, 1000))) {
     writeLine(io.stderr, `Port ${management} is taken: the management plugin gets a free port instead.`);
     management = 0;
   }
+  const nodeName = `qtool-broker-${amqpPort}@localhost`;
+  const startedAt = new Date().toISOString();
+  // Set once the node is recorded, just before rabbitmq-server runs (an object: set in a callback).
+  const launched: { facts: LocalNodeFacts | null } = { facts: null };
+  const interrupts = listenForInterrupts(
+    () => (launched.facts === null ? null : `node ${nodeName}`),
+    statePath,
+    io,
+  );
   try {
     const node = await startLocalNode({
       amqpPort,
       management: management === 0 ? true : management,
-      nodeName: `qtool-broker-${amqpPort}@localhost`,
+      nodeName,
       onLog: nodeProgress(io),
+      signal: interrupts.signal,
+      beforeLaunch: async (facts) => {
+        const record: LocalState = {
+          kind: 'local',
+          status: 'starting',
+          starterPid: process.pid,
+          startedAt,
+          ...facts,
+        };
+        await writeBrokerState(statePath, record);
+        launched.facts = facts;
+      },
     });
-    return { kind: 'local', startedAt: new Date().toISOString(), ...localNodeFacts(node) };
+    const facts = launched.facts as LocalNodeFacts;
+    if (interrupts.signal.aborted) {
+      // The interrupt came as the boot ended: the user still asked for no broker.
+      await node.stop().catch(() => {});
+      return await reportInterruptedStart(facts, statePath, io);
+    }
+    const state: LocalState = { kind: 'local', status: 'running', startedAt, ...facts };
+    await writeBrokerState(statePath, state);
+    return state;
   } catch (error) {
+    if (error instanceof BrokerStartInterrupted || interrupts.signal.aborted) {
+      return await reportInterruptedStart(launched.facts, statePath, io);
+    }
+    // startLocalNode has stopped and removed a node that failed; its record goes with it.
+    const leftOver = launched.facts !== null && !(await isLocalNodeGone(launched.facts));
+    if (launched.facts !== null && !leftOver) await removeBrokerState(statePath);
     if (error instanceof BrokerStartError || error instanceof TypeError) {
-      throw new QtoolError(`could not start a RabbitMQ node: ${error.message}`, { cause: error });
+      throw new QtoolError(`could not start a RabbitMQ node: ${error.message}`, {
+        cause: error,
+        ...(leftOver ? { hint: `What is left of it is recorded; \`qtool broker stop\` removes it.` } : {}),
+      });
     }
     throw error;
+  } finally {
+    interrupts.stop();
   }
+}
+
+/**
+ * While a broker starts, the first Ctrl-C or SIGTERM aborts the returned signal (the start then
+ * stops what it launched); a second exits at once and says what is left, and where it is recorded.
+ * `launched` names what has been launched so far, or null before anything was.
+ */
+function listenForInterrupts(
+  launched: () => string | null,
+  statePath: string,
+  io: CommandIo,
+): { signal: AbortSignal; stop: () => void } {
+  const interruption = new AbortController();
+  const stop = io.onInterrupt((count) => {
+    const what = launched();
+    if (count === 1) {
+      interruption.abort();
+      writeLine(
+        io.stderr,
+        what === null
+          ? 'interrupted: stopping the start...'
+          : `interrupted: stopping the half-started ${what} (interrupt again to leave it as it is)...`,
+      );
+      return;
+    }
+    writeLine(
+      io.stderr,
+      what === null
+        ? 'interrupted again: exiting; no broker was launched.'
+        : `interrupted again: left the half-started ${what} running and recorded in ${statePath}; \`qtool broker stop\` ends it.`,
+    );
+    io.exitNow(EXIT_INTERRUPTED);
+  });
+  return { signal: interruption.signal, stop };
+}
+
+/** After an interrupted start: says exactly what is left, and clears the record when nothing is. */
+async function reportInterruptedStart(
+  facts: LocalNodeFacts | null,
+  statePath: string,
+  io: CommandIo,
+): Promise<null> {
+  if (facts === null) {
+    writeLine(io.stderr, 'interrupted: no broker was launched.');
+  } else if (await isLocalNodeGone(facts)) {
+    await removeBrokerState(statePath);
+    writeLine(
+      io.stderr,
+      `interrupted: stopped the half-started node ${facts.nodeName} and removed its data (${facts.baseDir}).`,
+    );
+  } else {
+    writeLine(
+      io.stderr,
+      `interrupted: the half-started node ${facts.nodeName} is left running and recorded in ${statePath}; \`qtool broker stop\` ends it.`,
+    );
+  }
+  return null;
+}
+
+/**
+ * A `starting` record: refused while the `qtool broker start` that wrote it still runs; otherwise
+ * that start was interrupted, and whatever it left is stopped and removed before starting afresh.
+ */
+async function clearInterruptedStart(previous: BrokerState, statePath: string, io: CommandIo): Promise<void> {
+  const starter = previous.starterPid;
+  if (starter !== undefined && starter !== process.pid && (await isPidAlive(starter))) {
+    throw new QtoolError(
+      `another \`qtool broker start\` (pid ${starter}) is starting a broker on port ${previous.amqpPort}`,
+      {
+        hint: `Wait for it; if it is stuck, end it and run \`qtool broker stop\` (recorded in ${statePath}).`,
+      },
+    );
+  }
+  await stopRecorded(previous, io, false);
+  await removeBrokerState(statePath);
+  writeLine(
+    io.stderr,
+    `An earlier \`qtool broker start\` was interrupted: stopped what it left (${describeBroker(previous)}) and removed its data.`,
+  );
 }
 
 async function startDocker(
   amqpPort: number,
   managementPort: number | undefined,
+  statePath: string,
   io: CommandIo,
-): Promise<BrokerState> {
+): Promise<BrokerState | null> {
   // docker-compose.yml publishes the lab's usual ports and no others.
   if (
     amqpPort !== DEFAULT_AMQP_PORT ||
@@ -197,18 +358,43 @@ async function startDocker(
   if (await isPortAnswering(HOST, DEFAULT_MANAGEMENT_PORT, 1000)) {
     throw new QtoolError(`port ${DEFAULT_MANAGEMENT_PORT} is taken, and docker-compose.yml needs it`);
   }
-  writeLine(
-    io.stderr,
-    `rabbitmq-server is not installed: running docker compose -f ${COMPOSE_FILE} up -d --wait...`,
-  );
-  await compose(['up', '-d', '--wait']);
-  return {
+  const state: BrokerState = {
     kind: 'docker',
+    status: 'running',
     startedAt: new Date().toISOString(),
     composeFile: COMPOSE_FILE,
     amqpPort: DEFAULT_AMQP_PORT,
     managementPort: DEFAULT_MANAGEMENT_PORT,
   };
+  // Recorded first: compose may leave containers behind however `up` ends, and `stop` removes them.
+  await writeBrokerState(statePath, { ...state, status: 'starting', starterPid: process.pid });
+  writeLine(
+    io.stderr,
+    `rabbitmq-server is not installed: running docker compose -f ${COMPOSE_FILE} up -d --wait...`,
+  );
+  const interrupts = listenForInterrupts(() => 'RabbitMQ in Docker', statePath, io);
+  try {
+    await compose(['up', '-d', '--wait'], COMPOSE_FILE, interrupts.signal);
+  } catch (error) {
+    if (!interrupts.signal.aborted) {
+      if (error instanceof QtoolError && error.hint === undefined) {
+        throw new QtoolError(error.message, {
+          cause: error,
+          hint: 'What it started is recorded; `qtool broker stop` removes it (docker compose down -v).',
+        });
+      }
+      throw error;
+    }
+    writeLine(
+      io.stderr,
+      `interrupted: stopped docker compose up; what it started is recorded in ${statePath}, and \`qtool broker stop\` removes it (docker compose down -v).`,
+    );
+    return null;
+  } finally {
+    interrupts.stop();
+  }
+  await writeBrokerState(statePath, state);
+  return state;
 }
 
 async function stopRecorded(state: BrokerState, io: CommandIo, report: boolean): Promise<void> {
@@ -220,7 +406,8 @@ async function stopRecorded(state: BrokerState, io: CommandIo, report: boolean):
     say('Stopped RabbitMQ in Docker and removed its volume (docker compose down -v).');
     return;
   }
-  const running = await isLocalNodeRunning(state);
+  // A node whose start was interrupted may not have written its pid file yet: count every process.
+  const running = (await isLocalNodeRunning(state)) || (await localNodeProcesses(state)).length > 0;
   try {
     await attachLocalNode(state, { onLog: nodeProgress(io) }).stop();
   } catch (error) {
@@ -228,11 +415,23 @@ async function stopRecorded(state: BrokerState, io: CommandIo, report: boolean):
       cause: error,
     });
   }
+  const node =
+    state.status === 'starting'
+      ? `the half-started RabbitMQ node ${state.nodeName} (its start was interrupted)`
+      : `RabbitMQ node ${state.nodeName}`;
   say(
     running
-      ? `Stopped RabbitMQ node ${state.nodeName} and removed its data (${state.baseDir}).`
-      : `RabbitMQ node ${state.nodeName} was not running; removed its data (${state.baseDir}).`,
+      ? `Stopped ${node} and removed its data (${state.baseDir}).`
+      : `${capitalised(node)} was not running; removed its data (${state.baseDir}).`,
   );
+}
+
+function describeBroker(state: BrokerState): string {
+  return state.kind === 'local' ? `RabbitMQ node ${state.nodeName}` : 'RabbitMQ in Docker (docker compose)';
+}
+
+function capitalised(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 /** The broker `start` recorded, or null after saying there is none that `verb` could act on. */
@@ -310,9 +509,10 @@ function dockerAnswers(): Promise<boolean> {
   });
 }
 
-function compose(args: string[], file = COMPOSE_FILE): Promise<void> {
+function compose(args: string[], file = COMPOSE_FILE, signal?: AbortSignal): Promise<void> {
+  const options = { timeout: 180_000, ...(signal === undefined ? {} : { signal }) };
   return new Promise((resolve, reject) => {
-    execFile('docker', ['compose', '-f', file, ...args], { timeout: 180_000 }, (error, _out, stderr) => {
+    execFile('docker', ['compose', '-f', file, ...args], options, (error, _out, stderr) => {
       if (error === null) resolve();
       else {
         const detail = String(stderr).trim().split('\n').slice(-5).join('\n');

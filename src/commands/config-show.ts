@@ -1,49 +1,54 @@
-import { type ConnectionSettings, maskedUrl, type SettingName } from '../config/connection.js';
+import { type ConnectionSettings, maskedUrl, type SettingSource } from '../config/connection.js';
+import { optionsSetting, SECRET_SETTINGS, SETTING_LABELS, type SettingName } from '../config/schema.js';
 import type { ResolvedSettings } from '../config/settings.js';
 import { type CommandIo, writeLine } from './io.js';
 
-const SHOWN: { name: SettingName; label: string; flag: string; env: string }[] = [
-  { name: 'protocol', label: 'protocol', flag: '--url', env: 'AMQP_URL' },
-  { name: 'hostname', label: 'host', flag: '--host / --url', env: 'QTOOL_HOST / AMQP_URL' },
-  { name: 'port', label: 'port', flag: '--port / --host / --url', env: 'QTOOL_PORT / QTOOL_HOST / AMQP_URL' },
-  { name: 'vhost', label: 'vhost', flag: '--vhost / --url', env: 'QTOOL_VHOST / AMQP_URL' },
-  { name: 'username', label: 'username', flag: '--username / --url', env: 'QTOOL_USERNAME / AMQP_URL' },
-  { name: 'password', label: 'password', flag: '--password', env: 'QTOOL_PASSWORD / AMQP_URL' },
-  { name: 'heartbeat', label: 'heartbeat', flag: '--heartbeat', env: 'QTOOL_HEARTBEAT / AMQP_URL' },
-  { name: 'queue', label: 'queue', flag: '--queue', env: 'QTOOL_QUEUE' },
-];
+const SHOWN = Object.keys(SETTING_LABELS) as SettingName[];
+const TLS_ONLY = new Set<SettingName>(['ca', 'cert', 'key', 'servername', 'insecure']);
 
-/** One setting as shown: the password is always masked. */
+/** One setting as shown: secrets are always masked. */
 function shownValue(settings: ConnectionSettings, name: SettingName): string {
-  if (name === 'password') return '***';
-  if (name === 'heartbeat')
-    return settings.heartbeat === undefined ? "(the broker's choice)" : `${settings.heartbeat} s`;
-  return String(settings[name]);
+  if (SECRET_SETTINGS.has(name)) return '***';
+  const value = settings[name];
+  if (name === 'heartbeat') return value === undefined ? "(the broker's choice)" : `${value} s`;
+  if (name === 'servername' && value === undefined) return '(the host name)';
+  if (name === 'ca' && value === undefined) return "(the system's CAs)";
+  if (value === undefined) return '(none)';
+  return String(value);
+}
+
+/** Where a value came from, naming the flags or variables that can set it. */
+function origin(name: SettingName, source: SettingSource, profileName: string | undefined): string {
+  const options = optionsSetting(name);
+  if (source === 'flag') return `flag ${options.map((option) => `--${option.name}`).join(' / ')}`;
+  if (source === 'env') return `environment ${options.map((option) => option.env).join(' / ')}`;
+  if (source === 'profile') return `profile '${profileName}'`;
+  return 'default';
 }
 
 /** `qtool config show`: what would be used, and where each value came from. */
 export function runConfigShow(resolved: ResolvedSettings, options: { json: boolean }, io: CommandIo): number {
-  const { settings, sources, profile } = resolved;
-  const origin = (entry: (typeof SHOWN)[number]): string => {
-    const source = sources[entry.name];
-    if (source === 'flag') return `flag ${entry.flag}`;
-    if (source === 'env') return `environment ${entry.env}`;
-    if (source === 'profile') return `profile '${profile?.name}'`;
-    return 'default';
-  };
+  const { settings, sources, profile, localFile } = resolved;
+  // TLS details mean nothing on a plain connection: shown only with TLS.
+  const shown = SHOWN.filter((name) => settings.protocol === 'amqps' || !TLS_ONLY.has(name));
+  const localNote =
+    localFile.trust === 'absent'
+      ? null
+      : `${localFile.path} (${localFile.trust === 'trusted' ? 'trusted, used' : `${localFile.trust}, ignored: qtool config trust`})`;
   if (options.json) {
     const values = Object.fromEntries(
-      SHOWN.map((entry) => [
-        entry.label,
+      shown.map((name) => [
+        SETTING_LABELS[name],
         {
-          value: entry.name === 'password' ? '***' : (settings[entry.name] ?? null),
-          source: sources[entry.name],
+          value: SECRET_SETTINGS.has(name) ? '***' : (settings[name] ?? null),
+          source: sources[name],
         },
       ]),
     );
     const document = {
       url: maskedUrl(settings),
       profile: profile && { name: profile.name, files: profile.files },
+      localConfig: localFile.trust === 'absent' ? null : localFile,
       settings: values,
     };
     writeLine(io.stdout, JSON.stringify(document, null, 2));
@@ -54,10 +59,11 @@ export function runConfigShow(resolved: ResolvedSettings, options: { json: boole
     io.stdout,
     `profile    ${profile === null ? '(none)' : `${profile.name} (from ${profile.files.join(', ')})`}`,
   );
-  for (const entry of SHOWN) {
+  if (localNote !== null) writeLine(io.stdout, `folder     ${localNote}`);
+  for (const name of shown) {
     writeLine(
       io.stdout,
-      `${entry.label.padEnd(10)} ${shownValue(settings, entry.name).padEnd(28)} ${origin(entry)}`,
+      `${SETTING_LABELS[name].padEnd(10)} ${shownValue(settings, name).padEnd(28)} ${origin(name, sources[name], profile?.name)}`,
     );
   }
   return 0;

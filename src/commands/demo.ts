@@ -6,6 +6,7 @@ import { deleteQueueIfExists, queueCounts } from '../amqp/queue.js';
 import type { Session } from '../amqp/session.js';
 import { findRabbitmqServer, isPortAnswering, type LocalNode, startLocalNode } from '../broker/local-node.js';
 import { type ConnectionSettings, hostAndPort, maskedUrl, resolveConnection } from '../config/connection.js';
+import { settingsEnvironment } from '../config/schema.js';
 import { QtoolError } from '../errors.js';
 import { type CommandIo, writeLine } from './io.js';
 import { withSession } from './with-session.js';
@@ -62,24 +63,13 @@ export async function runDemo(requested: ConnectionSettings, io: CommandIo): Pro
 }
 
 async function runScenario(settings: ConnectionSettings, io: CommandIo): Promise<number> {
-  const connection = connectionArgs(settings);
   const say = (text: string) => writeLine(io.stderr, `\n== ${text}`);
   say(
     `Two workers share queue '${settings.queue}' on ${maskedUrl(settings)} (acks, prefetch 1, 0.2 s per character)`,
   );
   const workers = ['alice', 'bob'].map((name) =>
     spawnQtool(
-      [
-        'qprocessor',
-        ...connection,
-        '--name',
-        name,
-        '--acknowledge',
-        '--prefetch',
-        '1',
-        '--delay-per-char',
-        '0.2',
-      ],
+      ['qprocessor', '--name', name, '--acknowledge', '--prefetch', '1', '--delay-per-char', '0.2'],
       settings,
       io,
     ),
@@ -88,7 +78,7 @@ async function runScenario(settings: ConnectionSettings, io: CommandIo): Promise
     await withSession(settings, 'demo', async (session) => {
       await waitUntil(async () => (await consumersOf(session, settings)) === 2, 'both workers to start');
       say(`qtool send ${DEMO_MESSAGES.map((m) => JSON.stringify(m)).join(' ')}`);
-      const sender = spawnQtool(['send', ...connection, ...DEMO_MESSAGES], settings, io);
+      const sender = spawnQtool(['send', ...DEMO_MESSAGES], settings, io);
       const [code] = (await once(sender, 'exit')) as [number | null];
       if (code !== 0) throw new QtoolError('the demo sender failed; see its message above');
       await waitUntil(
@@ -112,26 +102,15 @@ async function consumersOf(session: Session, settings: ConnectionSettings): Prom
   }
 }
 
-function connectionArgs(settings: ConnectionSettings): string[] {
-  return [
-    '--host',
-    settings.hostname,
-    '--port',
-    String(settings.port),
-    '--vhost',
-    settings.vhost,
-    '--username',
-    settings.username,
-    '--queue',
-    settings.queue,
-  ];
-}
-
-/** Runs qtool as a child, sharing this terminal; the password travels in the environment, never in argv. */
+/**
+ * Runs qtool as a child, sharing this terminal. Every setting (TLS and heartbeat included) travels
+ * in the environment, derived from the one schema: the password is never in argv, and no profile
+ * or inherited variable can steer the child elsewhere.
+ */
 function spawnQtool(args: string[], settings: ConnectionSettings, io: CommandIo): ChildProcess {
   return spawn(process.execPath, [QTOOL_BIN, ...args], {
     stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...io.env, AMQP_URL: undefined, QTOOL_PASSWORD: settings.password },
+    env: { ...io.env, ...settingsEnvironment(settings) },
   });
 }
 

@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { type ConnectionSettings, hostAndPort, maskedUrl } from '../config/connection.js';
+import { type ConnectionSettings, maskedUrl } from '../config/connection.js';
+import { connectionOption, settingsEnvironment } from '../config/schema.js';
+import { refuseControlCharacters } from '../config/values.js';
 import { QtoolError, UsageError } from '../errors.js';
 import { shellQuote } from '../output/format.js';
 import { findTmux, tmux, tmuxScript } from '../tmux/tmux.js';
@@ -9,6 +11,9 @@ import type { OnLose } from '../worker/policy.js';
 import { type CommandIo, writeLine } from './io.js';
 
 const QTOOL_BIN = fileURLToPath(new URL('../../bin/qtool.js', import.meta.url));
+/** Where each pane finds node and qtool, for its `qtool` alias. */
+const NODE_VAR = 'QTOOL_LAB_NODE';
+const BIN_VAR = 'QTOOL_LAB_BIN';
 /** Workers per row of the grid at the top; more workers make more rows. */
 const WORKERS_PER_ROW = 3;
 /** The share of the window's height for the watch and shell panes below the workers. */
@@ -67,7 +72,7 @@ export async function runLab(
   }
 
   try {
-    await layOut(tmuxPath, windowId, firstPane, settings, options, io, envFlags);
+    await layOut(tmuxPath, windowId, firstPane, options, io, envFlags);
   } catch (error) {
     // Leave no half-built lab behind.
     await tmux(tmuxPath, ['kill-window', '-t', windowId], io.env);
@@ -100,7 +105,6 @@ async function layOut(
   tmuxPath: string,
   windowId: string,
   firstPane: string,
-  settings: ConnectionSettings,
   options: LabOptions,
   io: CommandIo,
   envFlags: string[],
@@ -126,7 +130,9 @@ async function layOut(
     panes.push(...(await splitEvenly(workerPanes[row] as string, '-h', count, split)));
   }
 
-  const alias = `alias qtool=${shellQuote(`${shellQuote(process.execPath)} ${shellQuote(QTOOL_BIN)}`)}; clear`;
+  // Only fixed text is ever typed into a pane: anything the user chose (the queue, paths) could
+  // carry a line editor's control keys, so it reaches the shell through the pane's environment.
+  const alias = `alias qtool='"$${NODE_VAR}" "$${BIN_VAR}"'; clear`;
   const commands: string[][] = [
     ['set-option', '-w', '-t', windowId, 'pane-border-status', 'top'],
     ['set-option', '-w', '-t', windowId, 'pane-border-format', ' #{@qtool_title} '],
@@ -148,7 +154,7 @@ async function layOut(
       ['qtool', 'qprocessor', '--name', worker, ...workerArgs(options.worker)].join(' '),
     );
   });
-  run(watchPane, 'qtool watch', ['qtool', 'watch', shellQuote(settings.queue)].join(' '));
+  run(watchPane, 'qtool watch', `qtool watch "$${connectionOption('queue').env}"`);
   run(
     shellPane,
     'shell: qtool send ...',
@@ -197,6 +203,7 @@ function requireTmux(io: CommandIo): string {
 }
 
 function validSessionName(name: string): string {
+  refuseControlCharacters(name, '--session');
   // tmux reads ':' and '.' in a target as window and pane separators.
   if (name === '' || /[:.\s]/.test(name)) {
     throw new UsageError(`--session: '${name}' cannot name a tmux session`, 'Use letters, digits, - and _.');
@@ -208,20 +215,12 @@ async function hasSession(tmuxPath: string, name: string, io: CommandIo): Promis
   return (await tmux(tmuxPath, ['has-session', '-t', `=${name}`], io.env)).code === 0;
 }
 
-/** The connection as environment variables: every field, so nothing inherited by the panes overrides it. */
+/**
+ * What every pane's environment holds: the lab's settings, each in its own variable with no
+ * profile (see settingsEnvironment), and where qtool itself is, for the `qtool` alias.
+ */
 function paneEnvironment(settings: ConnectionSettings): Record<string, string> {
-  return {
-    // A URL from the tmux server's environment would otherwise steer the panes; amqps needs its scheme.
-    AMQP_URL: settings.protocol === 'amqps' ? `amqps://${hostAndPort(settings)}` : '',
-    QTOOL_PROFILE: '',
-    QTOOL_HOST: settings.hostname.includes(':') ? `[${settings.hostname}]` : settings.hostname,
-    QTOOL_PORT: String(settings.port),
-    QTOOL_VHOST: settings.vhost,
-    QTOOL_USERNAME: settings.username,
-    QTOOL_PASSWORD: settings.password,
-    QTOOL_HEARTBEAT: settings.heartbeat === undefined ? '' : String(settings.heartbeat),
-    QTOOL_QUEUE: settings.queue,
-  };
+  return { ...settingsEnvironment(settings), [NODE_VAR]: process.execPath, [BIN_VAR]: QTOOL_BIN };
 }
 
 function workerArgs(options: LabWorkerOptions): string[] {

@@ -1,5 +1,6 @@
-import { DEFAULT_SETTINGS, maskedUrl } from '../config/connection.js';
+import { type ConnectionSettings, DEFAULT_SETTINGS, maskedUrl } from '../config/connection.js';
 import { type Profile, saveProfile } from '../config/profiles.js';
+import { CONNECTION_OPTIONS } from '../config/schema.js';
 import type { ResolvedSettings } from '../config/settings.js';
 import { type CommandIo, writeLine } from './io.js';
 import { withSession } from './with-session.js';
@@ -15,18 +16,10 @@ export async function runLogin(
 ): Promise<number> {
   const { settings, sources } = resolved;
   await withSession(settings, 'login', async () => {});
-  const profile: Profile = {
-    host: settings.hostname,
-    port: settings.port,
-    vhost: settings.vhost,
-    username: settings.username,
-    queue: settings.queue,
-  };
-  if (settings.protocol === 'amqps') profile.url = `amqps://${settings.hostname}:${settings.port}`;
-  if (settings.heartbeat !== undefined) profile.heartbeat = settings.heartbeat;
+  const profile = profileFrom(settings);
   // The default guest password is nothing to save; any other is, in a file only the user can read.
-  if (sources.password !== 'default' || settings.password !== DEFAULT_SETTINGS.password) {
-    profile.password = settings.password;
+  if (sources.password === 'default' && settings.password === DEFAULT_SETTINGS.password) {
+    delete profile.password;
   }
   await saveProfile(target.path, target.name, profile);
   writeLine(io.stderr, `Connected to ${maskedUrl(settings)} as ${settings.username}.`);
@@ -39,4 +32,20 @@ export async function runLogin(
     `Use it with --profile ${target.name}, or export QTOOL_PROFILE=${target.name} in each pane.`,
   );
   return 0;
+}
+
+/**
+ * The settings as a profile: every option's value as its variable would carry it (see schema.ts),
+ * so whatever was tested (TLS files, heartbeat, queue) is what the profile reproduces.
+ */
+function profileFrom(settings: ConnectionSettings): Profile {
+  const profile: Profile = {};
+  for (const option of CONNECTION_OPTIONS) {
+    const value = option.toEnv(settings);
+    if (value === '') continue;
+    if (option.kind === 'switch') profile[option.name] = true;
+    else if (option.name === 'port' || option.name === 'heartbeat') profile[option.name] = Number(value);
+    else profile[option.name] = value;
+  }
+  return profile;
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { sleep } from '../worker/long-sleep.js';
 import { letPendingIoRun, negotiatedHeartbeat } from '../amqp/connect.js';
 import { type ConsumeMessage, type ConsumerStop, startConsumer } from '../amqp/consume.js';
 import { isBrokerShutdown } from '../amqp/explain.js';

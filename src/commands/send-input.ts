@@ -55,9 +55,14 @@ export async function checkSource(source: MessageSource): Promise<void> {
 /**
  * The messages to send, `repeat` times over, as a lazy stream. A file is re-read for each
  * round; standard input can only be read once, so with `repeat` > 1 its lines are kept in
- * memory (say so in the help: use --file for large inputs).
+ * memory (say so in the help: use --file for large inputs). Once `signal` aborts (Ctrl-C),
+ * standard input is closed and its stream simply ends: no further line is read.
  */
-export async function* messagesFrom(source: MessageSource, repeat: number): AsyncGenerator<Buffer> {
+export async function* messagesFrom(
+  source: MessageSource,
+  repeat: number,
+  signal?: AbortSignal,
+): AsyncGenerator<Buffer> {
   if (source.kind === 'arguments') {
     const bodies = source.messages.map((message) => Buffer.from(message));
     for (let round = 0; round < repeat; round++) yield* bodies;
@@ -69,7 +74,7 @@ export async function* messagesFrom(source: MessageSource, repeat: number): Asyn
     }
     return;
   }
-  const lines = splitLines(source.stream as AsyncIterable<Buffer>);
+  const lines = splitLines(readUntilAborted(source.stream, signal));
   if (repeat === 1) {
     yield* lines;
     return;
@@ -80,4 +85,29 @@ export async function* messagesFrom(source: MessageSource, repeat: number): Asyn
     yield line;
   }
   for (let round = 1; round < repeat; round++) yield* kept;
+}
+
+/**
+ * The chunks of `stream` until it ends or `signal` aborts. A read that waits for input (a
+ * terminal, a pipe whose writer is idle) only returns when the stream is destroyed, and a
+ * destroyed stream's iterator throws "Premature close": after an abort that is the end of
+ * the input, not a failure.
+ */
+export async function* readUntilAborted(
+  stream: NodeJS.ReadableStream,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<Buffer | string> {
+  if (signal?.aborted) return;
+  const close = () => (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+  signal?.addEventListener('abort', close);
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer | string>) {
+      if (signal?.aborted) return;
+      yield chunk;
+    }
+  } catch (error) {
+    if (!signal?.aborted) throw error;
+  } finally {
+    signal?.removeEventListener('abort', close);
+  }
 }

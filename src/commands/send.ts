@@ -1,13 +1,20 @@
 import { stat } from 'node:fs/promises';
 import { explainAmqpError } from '../amqp/explain.js';
-import { type PublishResult, publishAll } from '../amqp/publish.js';
-import { type DurabilityRequest, ensureQueue } from '../amqp/queue.js';
+import { type PublishResult, publishAll, releaseBlockedConnection } from '../amqp/publish.js';
+import {
+  type DurabilityRequest,
+  type EnsuredQueue,
+  ensureQueue,
+  existingQueueDurability,
+} from '../amqp/queue.js';
+import type { Session } from '../amqp/session.js';
 import { type ConnectionSettings, maskedUrl } from '../config/connection.js';
 import { QtoolError } from '../errors.js';
 import { formatDuration, formatRate, plural } from '../output/format.js';
 import { createSendProgress, type ProgressTotal } from '../output/progress.js';
 import { type CommandIo, writeLine } from './io.js';
 import { checkSource, type MessageSource, messagesFrom } from './send-input.js';
+import { resolveSendTarget } from './send-target.js';
 import { withSession } from './with-session.js';
 
 export interface SendOptions {
@@ -28,30 +35,39 @@ export interface SendReport extends PublishResult {
   elapsedMs: number;
 }
 
-/** `qtool send`: publishes each argument, or each line of a file or of standard input. */
+/**
+ * `qtool send`: publishes each argument, or each line of a file or of standard input.
+ * Ctrl-C stops reading and waits for the confirms of what was sent (not while the broker blocks
+ * publishers: it would never answer); a second one stops waiting; a third ends the process.
+ * Either way the account says exactly what the broker confirmed.
+ */
 export async function runSend(
   settings: ConnectionSettings,
   options: SendOptions,
   io: CommandIo,
 ): Promise<number> {
   await checkSource(options.source);
-  const interrupt = new AbortController();
+  const target = resolveSendTarget(options.exchange, options.routingKey, settings.queue);
+  const stop = new AbortController();
+  const giveUp = new AbortController();
   const stopListening = io.onInterrupt((count) => {
-    if (count > 1) io.exitNow(130);
-    interrupt.abort();
-    // A blocked read of standard input only ends when the stream does.
-    if (options.source.kind === 'stdin')
-      (options.source.stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+    if (count === 1) stop.abort();
+    else if (count === 2) giveUp.abort();
+    else io.exitNow(130);
   });
   try {
     return await withSession(settings, 'send', async (session) => {
-      const exchange = options.exchange ?? '';
-      const routingKey = options.routingKey ?? settings.queue;
+      const { exchange, routingKey, destination } = target;
       // Through the default exchange the routing key *is* the queue: make sure it exists,
       // or the broker would silently drop every message.
-      if (exchange === '') await ensureQueue(session.model, routingKey, options.durability, settings);
-      const destination =
-        exchange === '' ? `queue '${routingKey}'` : `exchange '${exchange}' (routing key '${routingKey}')`;
+      const queue =
+        exchange === '' ? await ensureQueue(session.model, routingKey, options.durability, settings) : null;
+      const warnings: string[] = [];
+      if (queue !== null && options.persistent && !(await isDurable(session.model, queue, options))) {
+        warnings.push(
+          `queue '${queue.name}' is not durable: it will not survive a broker restart, so neither will these persistent messages`,
+        );
+      }
 
       if (options.source.kind === 'stdin' && options.source.stream.isTTY && !options.quiet) {
         writeLine(io.stderr, `Type one message per line for ${destination}; Ctrl-D to finish.`);
@@ -60,21 +76,38 @@ export async function runSend(
       const typing = options.source.kind === 'stdin' && options.source.stream.isTTY === true;
       const progress =
         options.quiet || typing ? null : createSendProgress(io.stderr, await progressTotal(options));
+      // Lines that must be seen even with --quiet; above the progress bar when there is one.
+      const say = (line: string) => (progress === null ? writeLine(io.stderr, line) : progress.note(line));
+      for (const warning of warnings) say(`qtool: ${warning}`);
+      let blockedSince = 0;
       const started = performance.now();
       const result = await publishAll(
         session.model,
         { exchange, routingKey },
-        messagesFrom(options.source, options.count),
+        messagesFrom(options.source, options.count, stop.signal),
         {
           persistent: options.persistent,
           confirm: options.confirm,
-          signal: interrupt.signal,
+          signal: stop.signal,
+          giveUp: giveUp.signal,
+          onBlocked: (reason) => {
+            blockedSince = performance.now();
+            say(
+              `qtool: the broker is blocking publishers: ${reason}. Waiting until it resumes; Ctrl-C stops and says what was sent.`,
+            );
+          },
+          onUnblocked: () =>
+            say(
+              `qtool: the broker resumed taking messages after ${formatDuration(performance.now() - blockedSince)}`,
+            ),
           // Input bytes: each line's body plus its newline.
           ...(progress === null
             ? {}
             : { onSent: (sent: number, bytes: number) => progress.update(sent, bytes + sent) }),
         },
       ).finally(() => progress?.stop());
+      // Closing a connection the broker blocks must not keep the process waiting for its socket.
+      if (result.blockedBy !== null) releaseBlockedConnection(session.model);
       const report: SendReport = { ...result, destination, elapsedMs: performance.now() - started };
       const failure = result.error ?? (session.isLost() ? await session.lost : undefined);
       return finish(report, failure, settings, options, io);
@@ -82,6 +115,17 @@ export async function runSend(
   } finally {
     stopListening();
   }
+}
+
+/** Whether the queue will keep persistent messages across a restart; asks the broker only when it must. */
+async function isDurable(
+  model: Session['model'],
+  queue: EnsuredQueue,
+  options: SendOptions,
+): Promise<boolean> {
+  // A queue qtool just created, or one ensureQueue checked against an explicit request, is as asked.
+  if (queue.created || options.durability !== 'unspecified') return options.durability !== 'non-durable';
+  return (await existingQueueDurability(model, queue.name)) !== 'non-durable';
 }
 
 /** What a progress bar can measure against: a known message count, or the input's size in bytes. */
@@ -109,36 +153,64 @@ function finish(
   options: SendOptions,
   io: CommandIo,
 ): number {
-  const failed = report.nacked + report.returned + report.unconfirmed;
+  const account = sendAccount(report, options.confirm);
   if (failure !== undefined) {
     const explained = explainAmqpError(failure, settings);
     throw new QtoolError(explained.message, {
       cause: failure,
-      hint: [explained.hint, confirmationAccount(report, options.confirm)].filter(Boolean).join('\n'),
+      hint: [explained.hint, account].filter(Boolean).join('\n'),
     });
   }
+  const failed = report.nacked + report.returned + report.unconfirmed;
   if (failed > 0) {
     const reasons = [
-      report.nacked > 0 ? `${report.nacked} refused by the broker (nack)` : '',
-      report.returned > 0 ? `${report.returned} unroutable (no queue is bound for that routing key)` : '',
-      report.unconfirmed > 0 ? `${report.unconfirmed} never confirmed` : '',
+      report.nacked > 0 ? `${count(report.nacked)} refused by the broker (nack)` : '',
+      report.returned > 0
+        ? `${count(report.returned)} unroutable (no queue is bound for that routing key)`
+        : '',
+      report.unconfirmed > 0
+        ? `${count(report.unconfirmed)} ${options.confirm ? 'never confirmed' : 'unaccounted for (no round trip after them)'}`
+        : '',
     ].filter(Boolean);
-    throw new QtoolError(
-      `${failed} of ${plural(report.sent, 'message')} to ${report.destination} failed: ${reasons.join(', ')}`,
-      {
-        hint: confirmationAccount(report, options.confirm),
-      },
-    );
+    const blocked =
+      report.blockedBy === null ? '' : ` while the broker was blocking publishers (${report.blockedBy})`;
+    const what = report.interrupted
+      ? `interrupted after publishing ${plural(report.sent, 'message')} to ${report.destination}${blocked}`
+      : `${count(failed)} of ${plural(report.sent, 'message')} to ${report.destination} failed${blocked}`;
+    throw new QtoolError(`${what}: ${reasons.join(', ')}`, {
+      hint: account,
+      exitCode: report.interrupted ? 130 : 1,
+    });
   }
   if (!options.quiet) writeLine(io.stderr, summary(report, settings, options));
   return report.interrupted ? 130 : 0;
 }
 
-/** Exactly how many messages made it, so a failed send never leaves the user guessing. */
-function confirmationAccount(report: SendReport, confirm: boolean): string {
-  if (!confirm)
-    return `${plural(report.sent, 'message')} were handed to the broker without confirms; the broker may not have them all.`;
-  return `${report.confirmed} of ${plural(report.sent, 'message')} sent were confirmed by the broker.`;
+/** Exactly how many messages made it, so a failed or interrupted send never leaves the user guessing. */
+export function sendAccount(
+  report: Pick<SendReport, 'sent' | 'confirmed' | 'returned' | 'unconfirmed'>,
+  confirm: boolean,
+): string {
+  const { sent, confirmed, returned, unconfirmed } = report;
+  const maybe =
+    unconfirmed > 0
+      ? ` The broker may or may not have the ${count(unconfirmed)} unconfirmed: count the queue before sending them again.`
+      : '';
+  if (confirm)
+    return `${count(confirmed)} of ${plural(sent, 'message')} sent ${wasOrWere(sent)} confirmed by the broker.${maybe}`;
+  const handed = `${plural(sent, 'message')} ${wasOrWere(sent)} handed to the broker without confirms`;
+  if (unconfirmed === 0) {
+    return `${handed}; it routed ${count(confirmed)} to a queue and returned ${count(returned)} as unroutable (without confirms it does not say whether the queue kept them).`;
+  }
+  return `${handed}, and it gave no account of them: count the queue before sending them again.`;
+}
+
+function count(value: number): string {
+  return value.toLocaleString('en-US');
+}
+
+function wasOrWere(value: number): string {
+  return value === 1 ? 'was' : 'were';
 }
 
 function summary(report: SendReport, settings: ConnectionSettings, options: SendOptions): string {

@@ -10,7 +10,8 @@ export interface StatusOptions extends SamplerOptions {
 
 /**
  * `qtool status [queue...]`: one table (or one JSON document) of each queue's figures, from the
- * management API when it answers, else from AMQP passive declares. The source goes to stderr.
+ * connected broker's management API when it answers, else from AMQP passive declares. The source,
+ * and why when it is AMQP alone, goes to stderr.
  */
 export async function runStatus(
   settings: ConnectionSettings,
@@ -18,8 +19,9 @@ export async function runStatus(
   io: CommandIo,
 ): Promise<number> {
   return withQueueSampler(settings, options, 'status', async (sampler) => {
-    writeLine(io.stderr, sampler.note);
     const rows = await sampler.sample();
+    // After the sample, so the line tells where these figures came from.
+    writeLine(io.stderr, sampler.note);
     const missing = missingQueuesError(rows, settings.vhost);
     if (missing) throw missing;
 

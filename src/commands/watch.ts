@@ -1,5 +1,5 @@
 import { type ConnectionSettings, maskedUrl } from '../config/connection.js';
-import { depthOf, plainLine, type QueueFigures, renderWatchFrame } from '../output/queue-table.js';
+import { plainLine, rememberSample, renderWatchFrame, type SparklineHistory } from '../output/queue-table.js';
 import { colorLevel, createStyle } from '../output/style.js';
 import { type CommandIo, writeLine } from './io.js';
 import { missingQueuesError, type SamplerOptions, withQueueSampler } from './queue-sampler.js';
@@ -41,7 +41,6 @@ export async function runWatch(
   return withQueueSampler(settings, options, 'watch', async (sampler) => {
     const screen = Boolean(io.stdout.isTTY) && !options.json;
     const style = createStyle(screen ? colorLevel(io.env, true) : 0);
-    if (!screen) writeLine(io.stderr, sampler.note);
 
     let stopped = false;
     let wake: () => void = () => {};
@@ -58,12 +57,19 @@ export async function runWatch(
     const releaseKeys = screen ? listenForQuitKeys(io.stdin, stop) : () => {};
     if (screen) io.stdout.write(`${HIDE_CURSOR}${CLEAR_SCREEN}`);
 
-    const history = new Map<string, (number | null)[]>();
+    const history = new Map<string, SparklineHistory>();
     const title = `qtool watch ${maskedUrl(settings)}, every ${options.intervalSeconds} s; q quits`;
     try {
       for (let samples = 0; !stopped; ) {
         const started = Date.now();
         const rows = await sampler.sample();
+        // Into a pipe, stderr says where the figures come from once, after the first sample shows
+        // what answered, and again only when that changes. On the screen, the note line says it.
+        const notices = sampler.takeNotices();
+        if (!screen) {
+          if (samples === 0) writeLine(io.stderr, sampler.note);
+          else for (const notice of notices) writeLine(io.stderr, notice);
+        }
         // A named queue that does not exist yet is watched all the same: in a lab the watch pane
         // starts before the workers declare the queue, and a deleted queue may come back. Its row
         // says it is missing; into a pipe, stderr says so once.
@@ -71,7 +77,7 @@ export async function runWatch(
           const missing = missingQueuesError(rows, settings.vhost);
           if (missing) writeLine(io.stderr, `${missing.message} yet; watching for it`);
         }
-        remember(history, rows);
+        rememberSample(history, rows, sampler.liveReady, HISTORY_LENGTH);
         const time = new Date();
         if (options.json) {
           writeLine(
@@ -117,19 +123,6 @@ export async function runWatch(
       if (screen) io.stdout.write(`${SHOW_CURSOR}\n`);
     }
   });
-}
-
-/** Appends each queue's depth to its history; queues no longer listed are forgotten. */
-function remember(history: Map<string, (number | null)[]>, rows: readonly QueueFigures[]): void {
-  const seen = new Set<string>();
-  for (const row of rows) {
-    seen.add(row.name);
-    const samples = history.get(row.name) ?? [];
-    samples.push(depthOf(row));
-    if (samples.length > HISTORY_LENGTH) samples.splice(0, samples.length - HISTORY_LENGTH);
-    history.set(row.name, samples);
-  }
-  for (const name of history.keys()) if (!seen.has(name)) history.delete(name);
 }
 
 /**

@@ -3,27 +3,23 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { QtoolError, UsageError } from '../errors.js';
 import type { ConnectionFlags } from './connection.js';
+import { CONNECTION_OPTIONS, type OptionName, PROFILE_ENV } from './schema.js';
+import { controlCharacterIn } from './values.js';
 
 /**
  * Named connection profiles, so nobody types five connection options per tmux pane.
  *
  * Two files, both optional: the user's (`$XDG_CONFIG_HOME/qtool/config.json`, by default
- * `~/.config/qtool/config.json`) and the current folder's `qtool.config.json`, whose fields win.
+ * `~/.config/qtool/config.json`) and the current folder's `qtool.config.json`, whose fields win
+ * once the user has trusted that file (see trust.ts).
  * ```json
  * { "profiles": { "lab": { "host": "10.200.172.54", "vhost": "student1", "username": "student1",
  *                          "password": "...", "queue": "hello", "heartbeat": 30 } } }
  * ```
  */
-export interface Profile {
-  url?: string;
-  host?: string;
-  port?: number | string;
-  vhost?: string;
-  username?: string;
-  password?: string;
-  heartbeat?: number | string;
-  queue?: string;
-}
+
+/** A saved profile: any connection option by its name (see schema.ts), as JSON strings, numbers or booleans. */
+export type Profile = { [name in OptionName]?: string | number | boolean };
 
 export interface ConfigFile {
   profiles?: Record<string, Profile>;
@@ -36,7 +32,7 @@ export interface SelectedProfile {
   files: string[];
 }
 
-const PROFILE_KEYS = ['url', 'host', 'port', 'vhost', 'username', 'password', 'heartbeat', 'queue'] as const;
+const PROFILE_KEYS: readonly OptionName[] = CONNECTION_OPTIONS.map((option) => option.name);
 /** The profile used when none is named, if it exists. */
 export const DEFAULT_PROFILE = 'default';
 const LOCAL_FILE = 'qtool.config.json';
@@ -87,6 +83,8 @@ export function validateConfig(value: unknown, path: string): ConfigFile {
     problems.push('"profiles" must be an object of named profiles');
   }
   for (const [name, profile] of Object.entries(profiles ?? {})) {
+    const nameProblem = profileNameProblem(name);
+    if (nameProblem !== null) problems.push(nameProblem);
     if (typeof profile !== 'object' || profile === null || Array.isArray(profile)) {
       problems.push(`profile "${name}" must be an object`);
       continue;
@@ -94,8 +92,13 @@ export function validateConfig(value: unknown, path: string): ConfigFile {
     for (const [key, field] of Object.entries(profile)) {
       if (!(PROFILE_KEYS as readonly string[]).includes(key)) {
         problems.push(`profile "${name}": unknown setting "${key}" (known: ${PROFILE_KEYS.join(', ')})`);
-      } else if (typeof field !== 'string' && typeof field !== 'number') {
-        problems.push(`profile "${name}": "${key}" must be a string or a number`);
+      } else if (typeof field !== 'string' && typeof field !== 'number' && typeof field !== 'boolean') {
+        problems.push(`profile "${name}": "${key}" must be a string, a number or true/false`);
+      } else if (key !== 'password' && typeof field === 'string' && controlCharacterIn(field) !== null) {
+        // A value with a control character could rewrite a terminal line or a tmux pane's input.
+        problems.push(
+          `profile "${name}": "${key}" contains a control character (${controlCharacterIn(field)})`,
+        );
       }
     }
   }
@@ -107,25 +110,41 @@ export function validateConfig(value: unknown, path: string): ConfigFile {
   return value as ConfigFile;
 }
 
-/** The profile name asked for: --profile, else QTOOL_PROFILE, else none. */
+/**
+ * The profile asked for: --profile, else QTOOL_PROFILE; undefined when neither is set (the
+ * `default` profile applies if there is one), null when one is set but empty: no profile at all.
+ * `qtool lab` sets QTOOL_PROFILE='' in its panes so that only the lab's own settings apply.
+ */
 export function requestedProfile(
   flag: string | undefined,
   env: Readonly<Record<string, string | undefined>>,
-): string | undefined {
-  if (flag !== undefined && flag !== '') return flag;
-  const fromEnv = env.QTOOL_PROFILE;
-  return fromEnv !== undefined && fromEnv !== '' ? fromEnv : undefined;
+): string | null | undefined {
+  const given = flag ?? env[PROFILE_ENV];
+  if (given === undefined) return undefined;
+  if (given === '') return null;
+  const problem = profileNameProblem(given);
+  if (problem !== null) throw new UsageError(problem);
+  return given;
+}
+
+/** Why a profile name cannot be used, or null. Names are printed and typed in shells. */
+export function profileNameProblem(name: string): string | null {
+  if (name === '') return 'a profile name must not be empty';
+  if (controlCharacterIn(name) !== null)
+    return `profile name contains a control character (${controlCharacterIn(name)})`;
+  if (name.length > 64) return `profile name '${name.slice(0, 20)}...' is longer than 64 characters`;
+  return null;
 }
 
 /**
- * Loads the profile for this run: the named one (an error if neither file has it), or the
- * `default` profile when none is named and one exists, or null.
+ * Loads the profile for this run from `files` (later files win, field by field): the named one
+ * (an error if no file has it), or the `default` profile when none is named and one exists, or null.
  */
 export async function loadProfile(
-  name: string | undefined,
-  paths: { user: string; local: string },
+  name: string | null | undefined,
+  files: readonly string[],
 ): Promise<SelectedProfile | null> {
-  const files = [paths.user, paths.local];
+  if (name === null) return null;
   const found: { path: string; profile: Profile }[] = [];
   const known = new Set<string>();
   const wanted = name ?? DEFAULT_PROFILE;
@@ -144,7 +163,6 @@ export async function loadProfile(
       `Create it with: qtool login --profile ${name} --host ... --vhost ... --username ...`,
     );
   }
-  // The local file's fields win over the user's, field by field.
   const merged: Profile = Object.assign({}, ...found.map((entry) => entry.profile));
   return { name: wanted, flags: profileToFlags(merged), files: found.map((entry) => entry.path) };
 }
@@ -154,7 +172,7 @@ export function profileToFlags(profile: Profile): ConnectionFlags {
   const flags: ConnectionFlags = {};
   for (const key of PROFILE_KEYS) {
     const value = profile[key];
-    if (value !== undefined) flags[key] = String(value);
+    if (value !== undefined) flags[key] = typeof value === 'boolean' ? value : String(value);
   }
   return flags;
 }

@@ -13,6 +13,7 @@ import {
   userConfigPath,
 } from './profiles.js';
 import { rememberSecret } from './secrets.js';
+import { type LocalFileTrust, localFileTrust, trustStorePath } from './trust.js';
 
 /** Everything the settings for one run come from. */
 export interface SettingsInput {
@@ -25,10 +26,14 @@ export interface SettingsInput {
   askPassword: ((question: string) => Promise<string>) | null;
   /** For `login`: the named profile may not exist yet, and a missing password is asked for. */
   forLogin?: boolean;
+  /** Says one line to the user (a folder's config file that is not used). */
+  notice?: (line: string) => void;
 }
 
 export interface ResolvedSettings extends ResolvedConnection {
   profile: SelectedProfile | null;
+  /** The current folder's qtool.config.json, and whether it was used. */
+  localFile: { path: string; trust: LocalFileTrust };
 }
 
 /**
@@ -44,9 +49,18 @@ export async function resolveSettings(input: SettingsInput): Promise<ResolvedSet
     flags.password = firstLine(await input.readStdin());
     if (flags.password === '') throw new UsageError('--password-stdin read no password from standard input');
   }
-  const paths = { user: userConfigPath(env), local: localConfigPath(input.cwd) };
+  const userFile = userConfigPath(env);
+  const localFile = localConfigPath(input.cwd);
+  const trust = await localFileTrust(trustStorePath(userFile), localFile);
+  if (trust === 'untrusted' || trust === 'changed') {
+    input.notice?.(
+      `qtool: ignoring ${localFile}: ${trust === 'changed' ? 'it changed since you trusted it' : 'not trusted yet'}; ` +
+        'check it, then `qtool config trust` to use it',
+    );
+  }
   const name = requestedProfile(input.flags.profile, env);
-  const profile = await loadProfile(name, paths).catch((error: unknown) => {
+  const files = trust === 'trusted' ? [userFile, localFile] : [userFile];
+  const profile = await loadProfile(name, files).catch((error: unknown) => {
     if (input.forLogin && error instanceof UsageError) return null; // login creates it
     throw error;
   });
@@ -65,7 +79,7 @@ export async function resolveSettings(input: SettingsInput): Promise<ResolvedSet
     resolved.sources.password = 'flag';
     rememberSecret(password);
   }
-  return { ...resolved, profile };
+  return { ...resolved, profile, localFile: { path: localFile, trust } };
 }
 
 function firstLine(text: string): string {

@@ -7,10 +7,10 @@ export type ProgressTotal = { unit: 'messages'; total: number } | { unit: 'bytes
 export interface SendProgress {
   /** Called after each message: how many were sent and how many input bytes they used. */
   update(sent: number, bytes: number): void;
+  /** Writes a line of its own above the bar (the bar is redrawn below it). */
+  note(line: string): void;
   stop(): void;
 }
-
-const NO_PROGRESS: SendProgress = { update: () => {}, stop: () => {} };
 /** Redraw at most this often: updating per message would cost more than the publishing. */
 const REDRAW_EVERY_MS = 100;
 
@@ -22,7 +22,7 @@ export function createSendProgress(
   stream: NodeJS.WritableStream & { isTTY?: boolean },
   total: ProgressTotal,
 ): SendProgress {
-  if (!stream.isTTY) return NO_PROGRESS;
+  if (!stream.isTTY) return { update: () => {}, note: (line) => stream.write(`${line}\n`), stop: () => {} };
   const started = performance.now();
   const bar = new cliProgress.SingleBar(
     {
@@ -55,6 +55,11 @@ export function createSendProgress(
       if (now - lastDraw < REDRAW_EVERY_MS) return;
       lastDraw = now;
       draw(sent, bytes);
+    },
+    note(line) {
+      // Clear the bar's line, write ours, and draw the bar again on the line below.
+      stream.write(`\r\x1b[2K${line}\n`);
+      draw(latest.sent, latest.bytes);
     },
     stop() {
       draw(latest.sent, latest.bytes);

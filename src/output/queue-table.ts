@@ -6,7 +6,11 @@ export interface QueueFigures {
   name: string;
   ready: number | null;
   unacked: number | null;
-  /** ready + unacked. */
+  /**
+   * ready + unacked at one moment: the management API's own figure, from the same sample as its
+   * unacked count. Never a sum of figures from different moments, so it may differ from the
+   * live ready count shown beside it plus unacked.
+   */
   total: number | null;
   consumers: number | null;
   /** Messages per second, averaged by the management plugin. */
@@ -129,10 +133,54 @@ export function sparkline(values: readonly (number | null)[], width: number): st
     .join('');
 }
 
-/** The depth a sparkline draws: every message in the queue, or the ready ones when that is all we know. */
-export function depthOf(figures: QueueFigures): number | null {
-  if (figures.gone) return null;
-  return figures.total ?? figures.ready;
+/** What a queue's sparkline draws: its ready messages, or every message (depth). */
+export type SparklineLabel = 'ready' | 'depth';
+
+/** One queue's sparkline samples, all of one kind, oldest first. */
+export interface SparklineHistory {
+  label: SparklineLabel;
+  samples: (number | null)[];
+}
+
+/**
+ * The figure a sparkline draws for one sample: the live ready count when there is one (so the
+ * line follows messages as they arrive and drain), else the depth when known (the API's own
+ * total, up to 5 s old), else the ready count. Null for a deleted queue.
+ */
+export function sparklineFigure(
+  figures: QueueFigures,
+  readyIsLive: boolean,
+): { label: SparklineLabel; value: number | null } {
+  if (readyIsLive || figures.total === null) {
+    return { label: 'ready', value: figures.gone ? null : figures.ready };
+  }
+  return { label: 'depth', value: figures.gone ? null : figures.total };
+}
+
+/**
+ * Appends each queue's sparkline figure to its history, keeping at most `limit` samples. When
+ * the kind of figure changes (the source changed), the history starts over rather than mix two
+ * kinds in one line. A deleted queue gets a blank; queues no longer listed are forgotten.
+ */
+export function rememberSample(
+  history: Map<string, SparklineHistory>,
+  rows: readonly QueueFigures[],
+  readyIsLive: boolean,
+  limit: number,
+): void {
+  const seen = new Set<string>();
+  for (const row of rows) {
+    seen.add(row.name);
+    const { label, value } = sparklineFigure(row, readyIsLive);
+    let entry = history.get(row.name);
+    if (entry === undefined || (entry.label !== label && !row.gone)) {
+      entry = { label, samples: [] };
+      history.set(row.name, entry);
+    }
+    entry.samples.push(value);
+    if (entry.samples.length > limit) entry.samples.splice(0, entry.samples.length - limit);
+  }
+  for (const name of history.keys()) if (!seen.has(name)) history.delete(name);
 }
 
 /** One sample of one queue as a plain line, for `watch` into a pipe or file: no colour, no redraw. */
@@ -151,8 +199,8 @@ export interface WatchFrame {
   note: string;
   time: Date;
   rows: readonly QueueFigures[];
-  /** Depth samples per queue name, oldest first. */
-  history: ReadonlyMap<string, readonly (number | null)[]>;
+  /** Sparkline samples per queue name. */
+  history: ReadonlyMap<string, SparklineHistory>;
   width: number;
   height: number;
   style?: Style | undefined;
@@ -173,7 +221,7 @@ export function renderWatchFrame(frame: WatchFrame): string[] {
   const fitting = frame.rows.length * 2 <= room ? frame.rows.length : Math.max(0, Math.floor((room - 1) / 2));
   frame.rows.slice(0, fitting).forEach((row, index) => {
     lines.push(table[index + 1] ?? '');
-    lines.push(historyLine(row, frame.history.get(row.name) ?? [], width, style));
+    lines.push(historyLine(row, frame.history.get(row.name), width, style));
   });
   const hidden = frame.rows.length - fitting;
   if (hidden > 0) lines.push(clip(`… and ${hidden} more; name the queues to watch, or enlarge the pane`));
@@ -182,12 +230,13 @@ export function renderWatchFrame(frame: WatchFrame): string[] {
 
 function historyLine(
   row: QueueFigures,
-  samples: readonly (number | null)[],
+  history: SparklineHistory | undefined,
   width: number,
   style: Style | undefined,
 ): string {
+  const samples = history?.samples ?? [];
   const known = samples.filter((value): value is number => value !== null);
-  const label = row.total === null ? 'ready' : 'depth';
+  const label = history?.label ?? 'ready';
   let suffix = known.length === 0 ? '' : `  max ${Math.max(...known)}`;
   if (row.redeliverRate !== null && row.redeliverRate > 0) {
     suffix += `  redelivered ${formatRateValue(row.redeliverRate)}/s`;

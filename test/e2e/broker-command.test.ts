@@ -3,11 +3,13 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readBrokerState } from '../../src/broker/broker-state.js';
 import { attachLocalNode, findRabbitmqServer, isPortAnswering } from '../../src/broker/local-node.js';
+import { processesWithEnvironment, signalProcess, waitForPidExit } from '../../src/broker/processes.js';
+import { eventually } from '../support/amqp.js';
 import { testBroker, uniqueName } from '../support/broker.js';
-import { runCli } from '../support/cli.js';
+import { type RunningCli, runCli, startCli } from '../support/cli.js';
 import { closedPort } from '../support/ports.js';
 
 /**
@@ -156,4 +158,167 @@ describe.skipIf(!canStartNode)('qtool broker', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  describe('an interrupted start', () => {
+    // Each test has a state folder of its own, so one that fails leaves nothing for the next.
+    let dir: string;
+    let interruptedEnv: Record<string, string>;
+    let statePath: string;
+    let port: number;
+    let managementPort: number;
+    const baseDirs: string[] = [];
+
+    beforeEach(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'qtool-broker-interrupted-'));
+      interruptedEnv = { QTOOL_STATE_DIR: dir };
+      statePath = join(dir, 'broker.json');
+      port = await closedPort();
+      managementPort = await closedPort();
+    });
+
+    const clis: RunningCli[] = [];
+
+    afterEach(async () => {
+      // Whatever a failed test left, and only that: its qtool processes, the nodes they started.
+      for (const cli of clis.splice(0)) cli.signal('SIGKILL');
+      const recorded = await readBrokerState(statePath).catch(() => null);
+      if (recorded?.kind === 'local') baseDirs.push(recorded.baseDir);
+      for (const baseDir of baseDirs.splice(0)) await removeLeftovers(baseDir);
+      await rm(dir, { recursive: true, force: true });
+    }, 60_000);
+
+    const startBroker = (args: string[]) => {
+      const cli = startCli(['broker', 'start', ...args], { env: interruptedEnv });
+      clis.push(cli);
+      return cli;
+    };
+    const start = () => startBroker(['--port', String(port), '--management-port', String(managementPort)]);
+
+    /** Waits for the "starting RabbitMQ node" line and returns that node's name and folder. */
+    async function booting(cli: RunningCli): Promise<{ nodeName: string; baseDir: string }> {
+      const line = await cli.waitFor(/starting RabbitMQ node \S+ on port .*\(data in [^)]+\)\.\.\./, {
+        stream: 'stderr',
+        timeoutMs: 30_000,
+      });
+      const [, nodeName, baseDir] = /node (\S+) .*\(data in ([^)]+)\)/.exec(line) as unknown as [
+        string,
+        string,
+        string,
+      ];
+      baseDirs.push(baseDir);
+      return { nodeName, baseDir };
+    }
+
+    const nodeProcesses = (baseDir: string) =>
+      processesWithEnvironment(`RABBITMQ_PID_FILE=${join(baseDir, 'rabbitmq.pid')}`);
+
+    it.each([
+      { signal: 'SIGINT' as const, when: 'as soon as it says it is starting' },
+      { signal: 'SIGTERM' as const, when: 'once the Erlang VM runs' },
+    ])(
+      '$signal $when stops the half-started node and removes its folder',
+      async ({ signal, when }) => {
+        const cli = start();
+        const { nodeName, baseDir } = await booting(cli);
+        // Recorded before rabbitmq-server ran, so even a SIGKILL now would leave something to stop.
+        const record = await readBrokerState(statePath);
+        expect(record).toMatchObject({ kind: 'local', status: 'starting', nodeName, baseDir });
+        if (when === 'once the Erlang VM runs') {
+          await eventually(
+            () => existsSync(join(baseDir, 'rabbitmq.pid')),
+            'the VM to write its pid file',
+            30_000,
+          );
+        }
+
+        cli.signal(signal);
+        const result = await cli.finished(60_000);
+        expect(result.exitCode, result.stderr).toBe(130);
+        expect(result.stderr).toContain(
+          `interrupted: stopped the half-started node ${nodeName} and removed its data (${baseDir}).\n`,
+        );
+        expect(await nodeProcesses(baseDir)).toEqual([]);
+        expect(existsSync(baseDir)).toBe(false);
+        expect(existsSync(statePath)).toBe(false);
+        expect(await isPortAnswering('127.0.0.1', port, 1000)).toBe(false);
+        expect(result.stderr).not.toMatch(/\n\s+at /);
+      },
+      120_000,
+    );
+
+    it('killed outright, it leaves a record that `broker stop` acts on', async () => {
+      const cli = start();
+      const { nodeName, baseDir } = await booting(cli);
+      cli.signal('SIGKILL');
+      await cli.finished(10_000).catch(() => {});
+
+      const status = await runCli(['broker', 'status'], { env: interruptedEnv });
+      expect(status.exitCode).toBe(1);
+      expect(status.stdout).toContain(
+        `RabbitMQ node ${nodeName} did not finish starting: its \`qtool broker start\` was interrupted.`,
+      );
+      const restart = await runCli(['broker', 'restart'], { env: interruptedEnv });
+      expect(restart.exitCode).toBe(1);
+      expect(restart.stderr).toContain('did not finish starting, so there is nothing to restart');
+
+      const stop = await runCli(['broker', 'stop'], { env: interruptedEnv, timeoutMs: 90_000 });
+      expect(stop.exitCode, stop.stderr).toBe(0);
+      expect(stop.stdout).toMatch(
+        new RegExp(
+          `(Stopped the|The) half-started RabbitMQ node ${nodeName} \\(its start was interrupted\\)`,
+        ),
+      );
+      expect(await nodeProcesses(baseDir)).toEqual([]);
+      expect(existsSync(baseDir)).toBe(false);
+      expect(existsSync(statePath)).toBe(false);
+    }, 120_000);
+
+    it('a second start clears what a killed one left, and refuses while the first still runs', async () => {
+      const first = start();
+      const { baseDir } = await booting(first);
+
+      // The first is still starting: a second must not touch its node.
+      const meanwhile = await runCli(['broker', 'start', '--port', String(await closedPort())], {
+        env: interruptedEnv,
+      });
+      expect(meanwhile.exitCode).toBe(1);
+      expect(meanwhile.stderr).toContain(
+        `another \`qtool broker start\` (pid ${first.process.pid}) is starting a broker on port ${port}`,
+      );
+
+      first.signal('SIGKILL');
+      await first.finished(10_000).catch(() => {});
+      const second = startBroker(['--port', String(port)]);
+      const fresh = await booting(second);
+      const result = await second.finished(120_000);
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(result.stderr).toContain(
+        `An earlier \`qtool broker start\` was interrupted: stopped what it left (RabbitMQ node qtool-broker-${port}@localhost) and removed its data.`,
+      );
+      expect(result.stdout).toContain(`Started RabbitMQ node qtool-broker-${port}@localhost`);
+      expect(fresh.baseDir).not.toBe(baseDir);
+      expect(await nodeProcesses(baseDir)).toEqual([]);
+      expect(existsSync(baseDir)).toBe(false);
+      expect(await readBrokerState(statePath)).toMatchObject({ status: 'running', baseDir: fresh.baseDir });
+
+      const stop = await runCli(['broker', 'stop'], { env: interruptedEnv, timeoutMs: 90_000 });
+      expect(stop.exitCode, stop.stderr).toBe(0);
+      expect(await nodeProcesses(fresh.baseDir)).toEqual([]);
+      expect(existsSync(fresh.baseDir)).toBe(false);
+    }, 240_000);
+  });
 });
+
+/**
+ * Ends what a start in these tests may have left: the processes of that node (found by the
+ * pid-file path unique to it, as `broker stop` finds them) and its folder.
+ */
+async function removeLeftovers(baseDir: string): Promise<void> {
+  for (let round = 0; round < 5; round += 1) {
+    const pids = await processesWithEnvironment(`RABBITMQ_PID_FILE=${join(baseDir, 'rabbitmq.pid')}`);
+    if (pids.length === 0) break;
+    for (const pid of pids) signalProcess(pid, 'SIGKILL');
+    await Promise.all(pids.map((pid) => waitForPidExit(pid, 5_000)));
+  }
+  await rm(baseDir, { recursive: true, force: true });
+}

@@ -51,7 +51,7 @@ describe('qtool completion', () => {
     expect(await complete('qtool', 'qprocessor', '--on-lose', '')).toEqual(['requeue', 'crash', 'hang']);
     expect(await complete('qtool', '--host', 'h', 'send', '--pers')).toEqual(['--persistent']);
     expect(await complete('qtool', 'receive', '--vh')).toEqual(['--vhost']);
-    expect(await complete('qtool', 'config', '')).toEqual(['show']);
+    expect(await complete('qtool', 'config', '')).toEqual(['trust', 'untrust', 'show']);
     expect(await complete('qtool', 'completion', '')).toEqual(['bash', 'zsh']);
     expect(await complete('qtool', 'send', '--profile', '')).toEqual(['lab', 'home']);
     // An option of another command is not offered.

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -282,5 +282,104 @@ describe.skipIf(tmuxPath === null)('qtool lab', () => {
     const result = await runCli(['lab', '--detach', '--session', 'a:b'], { env });
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain("--session: 'a:b' cannot name a tmux session");
+  });
+
+  it('refuses control characters in the queue name, from a flag or a trusted folder file, before tmux', async () => {
+    // Typed into a pane's shell, Ctrl-U (U+0015) would erase the line and a CR run what follows.
+    const injected = 'hello\u0015touch /tmp/qtool-pwned\r';
+    const byFlag = await runCli(['lab', '--detach', '--session', uniqueName('inj'), '--queue', injected], {
+      env,
+    });
+    expect(byFlag.exitCode).toBe(2);
+    expect(byFlag.stderr).toContain('--queue contains a control character (U+0015)');
+
+    const folder = await mkdtemp(join(tmpdir(), 'qtool-lab-inject-'));
+    try {
+      await writeFile(
+        join(folder, 'qtool.config.json'),
+        JSON.stringify({ profiles: { default: { queue: injected } } }),
+      );
+      const labEnv = { ...env, XDG_CONFIG_HOME: join(folder, 'config') };
+      // Trusting does not make a control character acceptable: the file is refused as broken.
+      const trust = await runCli(['config', 'trust'], { env: labEnv, cwd: folder });
+      expect(trust.exitCode).toBe(1);
+      expect(trust.stderr).toContain('"queue" contains a control character (U+0015)');
+      const session = uniqueName('inj');
+      const byFile = await runCli(['lab', '--detach', '--session', session], { env: labEnv, cwd: folder });
+      expect(byFile.stderr).toContain('not trusted yet');
+      // Untrusted, it was ignored: the lab ran on the default queue, never typing the name anywhere.
+      expect(byFile.exitCode, byFile.stderr).toBe(0);
+      for (const pane of await panes(session)) expect(await capture(pane.id)).not.toContain('qtool-pwned');
+      expect((await runCli(['lab', '--kill', '--session', session], { env })).exitCode).toBe(0);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  });
+
+  it("gives the panes the lab's settings only: no other profile's values leak in", async () => {
+    // A tmux server of this test's own, so the panes inherit this test's config folder.
+    const ownTmuxDir = await mkdtemp(join(tmpdir(), 'qtool-tmux-own-'));
+    const config = await mkdtemp(join(tmpdir(), 'qtool-lab-profiles-'));
+    const { hostname, port } = new URL(broker.amqpUrl);
+    try {
+      await mkdir(join(config, 'qtool'));
+      await writeFile(
+        join(config, 'qtool', 'config.json'),
+        JSON.stringify({
+          profiles: {
+            // The default profile must not steer panes of a lab started with another profile.
+            default: { heartbeat: 7, queue: 'from-the-default-profile' },
+            lab: { host: `${hostname}:${port || 5672}` },
+          },
+        }),
+      );
+      const session = uniqueName('lab-prof');
+      const queue = uniqueName('lab-prof-q');
+      const labEnv = {
+        AMQP_URL: undefined,
+        TMUX: undefined,
+        TMUX_TMPDIR: ownTmuxDir,
+        XDG_CONFIG_HOME: config,
+      };
+      const result = await runCli(
+        ['lab', '--detach', '--session', session, '--workers', '1', '--profile', 'lab', '--queue', queue],
+        { env: labEnv },
+      );
+      expect(result.exitCode, result.stderr).toBe(0);
+      const ownTmux = (args: string[]) =>
+        new Promise<string>((resolve, reject) =>
+          execFile(
+            tmuxPath as string,
+            args,
+            { env: childEnv({ TMUX_TMPDIR: ownTmuxDir, TMUX: undefined }), encoding: 'utf8' },
+            (error, stdout) => (error ? reject(error) : resolve(stdout)),
+          ),
+        );
+      try {
+        const [worker = ''] = (await ownTmux(['list-panes', '-t', `=${session}`, '-F', '#{pane_id}']))
+          .trim()
+          .split('\n');
+        let text = '';
+        await eventually(
+          async () => {
+            text = await ownTmux(['capture-pane', '-p', '-J', '-t', worker]);
+            return /waiting for messages/.test(text);
+          },
+          'the worker to start',
+          20_000,
+        ).catch((error: Error) => {
+          throw new Error(`${error.message}; the pane shows:\n${text}`);
+        });
+        expect(text).toContain(`waiting for messages on '${queue}'`);
+        // The broker's proposal (60 s), not the default profile's 7 s.
+        expect(text).not.toMatch(/heartbeat 7 s/);
+        expect(text).toMatch(/heartbeat 60 s/);
+      } finally {
+        await ownTmux(['kill-server']).catch(() => {});
+      }
+    } finally {
+      await rm(ownTmuxDir, { recursive: true, force: true });
+      await rm(config, { recursive: true, force: true });
+    }
   });
 });

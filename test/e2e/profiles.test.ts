@@ -80,7 +80,7 @@ describe('profiles, login and config show', () => {
     expect(human.stdout + human.stderr).not.toContain('Sup3rSecret!');
   });
 
-  it('a qtool.config.json in the current folder wins over the user file', async () => {
+  it('a trusted qtool.config.json in the current folder wins over the user file', async () => {
     await login('lab', ['--queue', 'from-user-file']);
     const project = await mkdtemp(join(tmpdir(), 'qtool-project-'));
     try {
@@ -88,6 +88,7 @@ describe('profiles, login and config show', () => {
         join(project, 'qtool.config.json'),
         JSON.stringify({ profiles: { lab: { queue: 'from-local' } } }),
       );
+      expect((await runCli(['config', 'trust'], { env, cwd: project })).exitCode).toBe(0);
       const result = await runCli(['config', 'show', '--profile', 'lab', '--json'], { env, cwd: project });
       const shown = JSON.parse(result.stdout);
       expect(shown.settings.queue.value).toBe('from-local');

@@ -60,6 +60,36 @@ export interface RunningCli {
   signal(signal: NodeJS.Signals): void;
 }
 
+/**
+ * The passwords a run was given (by flag, variable, URL or --password-stdin). No qtool output may
+ * ever hold one, so every finished run is checked: each end-to-end test is also a leak test.
+ * 'guest' is the well-known default (and a user name), so it is no secret.
+ */
+export function passwordsGiven(args: readonly string[], options: CliOptions): string[] {
+  const found = new Set<string>();
+  const add = (value: string | undefined) => {
+    if (value !== undefined && value.length >= 4 && value !== 'guest') found.add(value);
+  };
+  const fromUrl = (url: string | undefined) => {
+    try {
+      if (url !== undefined) add(decodeURIComponent(new URL(url).password));
+    } catch {
+      // not a URL: nothing to take from it
+    }
+  };
+  add(options.env?.QTOOL_PASSWORD);
+  fromUrl(options.env?.AMQP_URL);
+  args.forEach((arg, index) => {
+    if (arg === '--password') add(args[index + 1]);
+    if (arg.startsWith('--password=')) add(arg.slice('--password='.length));
+    if (arg === '--url') fromUrl(args[index + 1]);
+  });
+  if (args.includes('--password-stdin') && options.input !== undefined) {
+    add(String(options.input).split('\n')[0]);
+  }
+  return [...found];
+}
+
 export function startCli(args: string[], options: CliOptions = {}): RunningCli {
   const child = spawn(process.execPath, [QTOOL_BIN, ...args], {
     env: childEnv(options.env),
@@ -132,6 +162,11 @@ export function startCli(args: string[], options: CliOptions = {}): RunningCli {
       clearTimeout(timer);
       if (result.signal === 'SIGKILL')
         throw new Error(`qtool ${args.join(' ')} did not end within ${timeoutMs} ms${describe()}`);
+      for (const password of passwordsGiven(args, options)) {
+        if (result.stdout.includes(password) || result.stderr.includes(password)) {
+          throw new Error(`qtool ${args.join(' ')} printed the password it was given${describe()}`);
+        }
+      }
       return result;
     },
     signal(signal) {

@@ -21,6 +21,11 @@ describe('resolveConnection', () => {
       password: 'guest',
       heartbeat: undefined,
       queue: 'hello',
+      ca: undefined,
+      cert: undefined,
+      key: undefined,
+      servername: undefined,
+      insecure: false,
     });
     expect(Object.values(sources).every((source) => source === 'default')).toBe(true);
   });

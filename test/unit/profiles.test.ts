@@ -20,6 +20,9 @@ beforeEach(async () => {
   paths = { user: join(folder, 'user', 'qtool', 'config.json'), local: join(folder, 'qtool.config.json') };
 });
 
+/** Both files, as resolveSettings passes them once the folder's file is trusted. */
+const files = () => [paths.user, paths.local];
+
 afterEach(async () => {
   await rm(folder, { recursive: true, force: true });
 });
@@ -35,6 +38,20 @@ describe('profiles', () => {
     expect(requestedProfile(undefined, {})).toBeUndefined();
   });
 
+  it('reads QTOOL_PROFILE set but empty as no profile at all, not even default', async () => {
+    expect(requestedProfile(undefined, { QTOOL_PROFILE: '' })).toBeNull();
+    await saveProfile(paths.user, 'default', { host: 'elsewhere' });
+    expect(await loadProfile(null, files())).toBeNull();
+  });
+
+  it('refuses profile names with control characters', () => {
+    expect(() => requestedProfile('lab\u0015x', {})).toThrow(UsageError);
+    expect(() => validateConfig({ profiles: { 'a\rb': {} } }, 'f.json')).toThrow(/control character/);
+    expect(() => validateConfig({ profiles: { a: { queue: 'q\u0015; rm -rf ~\r' } } }, 'f.json')).toThrow(
+      /"queue" contains a control character \(U\+0015\)/,
+    );
+  });
+
   it('saves a profile with mode 0600, keeping the other profiles', async () => {
     await saveProfile(paths.user, 'one', { host: 'h1' });
     await saveProfile(paths.user, 'two', { host: 'h2', password: 'secret' });
@@ -47,28 +64,28 @@ describe('profiles', () => {
   it('lets the local file win over the user file, field by field', async () => {
     await saveProfile(paths.user, 'lab', { host: 'user-host', vhost: 'student1', port: 5673 });
     await writeFile(paths.local, JSON.stringify({ profiles: { lab: { host: 'local-host' } } }));
-    const profile = await loadProfile('lab', paths);
+    const profile = await loadProfile('lab', files());
     expect(profile?.flags).toEqual({ host: 'local-host', vhost: 'student1', port: '5673' });
     expect(profile?.files).toEqual([paths.user, paths.local]);
   });
 
   it('uses the default profile when none is named, and nothing when there is none', async () => {
-    expect(await loadProfile(undefined, paths)).toBeNull();
+    expect(await loadProfile(undefined, files())).toBeNull();
     await saveProfile(paths.user, 'default', { queue: 'q' });
-    expect((await loadProfile(undefined, paths))?.name).toBe('default');
+    expect((await loadProfile(undefined, files()))?.name).toBe('default');
   });
 
   it('refuses an unknown profile as a usage error listing the known ones', async () => {
     await saveProfile(paths.user, 'lab', {});
-    await expect(loadProfile('lob', paths)).rejects.toThrow(UsageError);
-    await expect(loadProfile('lob', paths)).rejects.toThrow(/known profiles: lab/);
+    await expect(loadProfile('lob', files())).rejects.toThrow(UsageError);
+    await expect(loadProfile('lob', files())).rejects.toThrow(/known profiles: lab/);
   });
 
   it('names the file and every problem of a broken config', async () => {
     await writeFile(paths.local, '{ not json');
-    await expect(loadProfile('x', paths)).rejects.toThrow(new RegExp(`${paths.local} is not valid JSON`));
+    await expect(loadProfile('x', files())).rejects.toThrow(new RegExp(`${paths.local} is not valid JSON`));
     expect(() => validateConfig({ profiles: { a: { hots: 'x', port: [1] } } }, 'f.json')).toThrow(
-      /problems: profile "a": unknown setting "hots".*; profile "a": "port" must be a string or a number/,
+      /problems: profile "a": unknown setting "hots".*; profile "a": "port" must be a string, a number or true\/false/,
     );
     expect(() => validateConfig([], 'f.json')).toThrow(QtoolError);
   });

@@ -1,13 +1,16 @@
 import { describe, expect, it } from 'vitest';
+import { matchBroker } from '../../src/commands/management-link.js';
 import { fromManagement, unknownFigures, withLiveCounts } from '../../src/commands/queue-sampler.js';
 import { displayManagementUrl, managementTarget } from '../../src/management/client.js';
 import {
-  depthOf,
   plainLine,
   type QueueFigures,
+  rememberSample,
   renderTable,
   renderWatchFrame,
+  type SparklineHistory,
   sparkline,
+  sparklineFigure,
   truncate,
 } from '../../src/output/queue-table.js';
 
@@ -93,11 +96,35 @@ describe('truncate', () => {
   });
 });
 
-describe('depthOf', () => {
-  it('is the total when known, else the ready count, and unknown for a deleted queue', () => {
-    expect(depthOf(figures('a'))).toBe(4);
-    expect(depthOf(figures('a', { total: null }))).toBe(3);
-    expect(depthOf({ ...figures('a'), gone: true })).toBeNull();
+describe('sparklineFigure', () => {
+  it('draws the live ready count when there is one, so the line follows messages as they come and go', () => {
+    expect(sparklineFigure(figures('a', { ready: 3, total: 9 }), true)).toEqual({ label: 'ready', value: 3 });
+  });
+
+  it("else the API's own total (depth), else the ready count; nothing for a deleted queue", () => {
+    expect(sparklineFigure(figures('a'), false)).toEqual({ label: 'depth', value: 4 });
+    expect(sparklineFigure(figures('a', { total: null }), false)).toEqual({ label: 'ready', value: 3 });
+    expect(sparklineFigure({ ...figures('a'), gone: true }, false).value).toBeNull();
+  });
+});
+
+describe('rememberSample', () => {
+  it('keeps one kind of figure per line: a change of kind starts the history over', () => {
+    const history = new Map<string, SparklineHistory>();
+    rememberSample(history, [figures('q', { ready: 1, total: 5 })], false, 10);
+    rememberSample(history, [figures('q', { ready: 2, total: 6 })], false, 10);
+    expect(history.get('q')).toEqual({ label: 'depth', samples: [5, 6] });
+    rememberSample(history, [figures('q', { ready: 2, total: 6 })], true, 10);
+    expect(history.get('q')).toEqual({ label: 'ready', samples: [2] });
+  });
+
+  it('keeps at most `limit` samples, blanks a deleted queue, and forgets queues no longer listed', () => {
+    const history = new Map<string, SparklineHistory>();
+    for (const ready of [1, 2, 3]) rememberSample(history, [figures('q', { ready }), figures('r')], true, 2);
+    expect(history.get('q')?.samples).toEqual([2, 3]);
+    rememberSample(history, [{ ...figures('q'), gone: true }], false, 2);
+    expect(history.get('q')).toEqual({ label: 'ready', samples: [3, null] });
+    expect(history.has('r')).toBe(false);
   });
 });
 
@@ -123,7 +150,7 @@ describe('renderWatchFrame', () => {
     const lines = renderWatchFrame({
       ...base,
       rows: [figures('hello')],
-      history: new Map([['hello', [0, 2, 4]]]),
+      history: new Map([['hello', { label: 'depth' as const, samples: [0, 2, 4] }]]),
     });
     expect(lines[1]).toBe('07:08:09.010  AMQP only');
     expect(lines[3]).toMatch(/^queue +ready/);
@@ -133,7 +160,12 @@ describe('renderWatchFrame', () => {
 
   it('fits the pane: never wider or taller than given, and says how many queues are hidden', () => {
     const rows = Array.from({ length: 30 }, (_, index) => figures(`queue-${index}-${'n'.repeat(70)}`));
-    const history = new Map(rows.map((row) => [row.name, Array.from({ length: 500 }, (_, i) => i % 9)]));
+    const history = new Map(
+      rows.map((row) => [
+        row.name,
+        { label: 'depth' as const, samples: Array.from({ length: 500 }, (_, i) => i % 9) },
+      ]),
+    );
     const lines = renderWatchFrame({ ...base, rows, history });
     expect(lines.length).toBeLessThanOrEqual(23);
     for (const line of lines) expect([...line].length).toBeLessThanOrEqual(80);
@@ -182,6 +214,11 @@ describe('managementTarget', () => {
     password: 's3cret-pw',
     heartbeat: undefined,
     queue: 'hello',
+    ca: undefined,
+    cert: undefined,
+    key: undefined,
+    servername: undefined,
+    insecure: false,
   };
 
   it('defaults to http on port 15672 of the broker host with the same credentials', () => {
@@ -189,8 +226,31 @@ describe('managementTarget', () => {
       baseUrl: 'http://rabbit.example:15672/',
       username: 'student1',
       password: 's3cret-pw',
+      explicit: false,
+      tls: undefined,
     });
     expect(managementTarget({ ...settings, hostname: '::1' }, undefined).baseUrl).toBe('http://[::1]:15672/');
+  });
+
+  it('with a TLS connection, defaults to https on 15671 with the same TLS options, never plain http', () => {
+    const tls = { rejectUnauthorized: true, servername: 'rabbit.example' };
+    const target = managementTarget(
+      { ...settings, protocol: 'amqps', port: 5671 },
+      undefined,
+      undefined,
+      tls,
+    );
+    expect(target.baseUrl).toBe('https://rabbit.example:15671/');
+    expect(target.tls).toBe(tls);
+    // Plain http only when the user writes it out.
+    const written = managementTarget(
+      { ...settings, protocol: 'amqps' },
+      'http://rabbit.example:15672',
+      undefined,
+      tls,
+    );
+    expect(written.baseUrl).toBe('http://rabbit.example:15672/');
+    expect(written.tls).toBeUndefined();
   });
 
   it('takes credentials out of --management-url, so they are never shown', () => {
@@ -199,6 +259,8 @@ describe('managementTarget', () => {
       baseUrl: 'https://mgmt.example/rabbitmq/',
       username: 'admin',
       password: 'pa@ss',
+      explicit: true,
+      tls: { rejectUnauthorized: true },
     });
     expect(displayManagementUrl(target)).toBe('https://mgmt.example/rabbitmq');
   });
@@ -214,17 +276,23 @@ describe('managementTarget', () => {
 describe('withLiveCounts', () => {
   const fromApi = { ...figures('jobs'), ready: 7, unacked: 3, total: 10, consumers: 2 };
 
-  it('takes ready and consumers from the passive declare, and adds them up with the API unacked', () => {
+  it("takes ready and consumers from the passive declare and keeps the API's own total", () => {
+    // 2 + 3 = 5 was never the queue's total: the 3 unacked are up to 5 s older than the 2 ready.
     expect(withLiveCounts(fromApi, { name: 'jobs', ready: 2, consumers: 3 })).toEqual({
       ...fromApi,
       ready: 2,
       consumers: 3,
-      total: 5,
+      total: 10,
     });
   });
 
-  it('keeps the API row when the queue could not be probed', () => {
-    expect(withLiveCounts(fromApi, null)).toBe(fromApi);
+  it('keeps the API row when the queue was not probed, or is an exclusive queue AMQP cannot read', () => {
+    expect(withLiveCounts(fromApi, undefined)).toBe(fromApi);
+    expect(withLiveCounts(fromApi, 'exclusive')).toBe(fromApi);
+  });
+
+  it('marks a queue gone when AMQP finds no such queue, whatever the API still lists', () => {
+    expect(withLiveCounts(fromApi, null)).toEqual({ ...unknownFigures('jobs'), gone: true });
   });
 
   it('shows a queue the API does not list yet, without inventing its unacked or total', () => {
@@ -232,5 +300,41 @@ describe('withLiveCounts', () => {
     const row = withLiveCounts(unlisted, { name: 'new', ready: 4, consumers: 0 });
     expect(row).toEqual({ ...unknownFigures('new'), ready: 4, consumers: 0 });
     expect(row).not.toHaveProperty('gone');
+    expect(withLiveCounts(unlisted, 'exclusive')).toEqual(unknownFigures('new'));
+  });
+});
+
+describe('matchBroker', () => {
+  const guessed = { baseUrl: 'http://localhost:15672/', explicit: false };
+  const given = { baseUrl: 'http://localhost:15673/', explicit: true };
+
+  it('is the same broker when the cluster names agree', () => {
+    expect(matchBroker('rabbit@a', { clusterName: 'rabbit@a', node: null }, guessed)).toEqual({
+      same: true,
+      doubt: null,
+    });
+  });
+
+  it('names the other broker, and the way out, when they differ', () => {
+    const verdict = matchBroker('rabbit@a', { clusterName: 'rabbit@b', node: 'rabbit@b' }, guessed);
+    expect(verdict).toMatchObject({ same: false, brief: "management API is another broker's" });
+    expect(verdict.same === false && verdict.why).toBe(
+      "the management API at http://localhost:15672 belongs to another broker ('rabbit@b', node 'rabbit@b', not 'rabbit@a' of this connection); pass --management-url with the API of the broker you connect to (its port is in that broker's config)",
+    );
+    const explicit = matchBroker('rabbit@a', { clusterName: 'rabbit@b', node: null }, given);
+    expect(explicit.same === false && explicit.why).toMatch(
+      /\('rabbit@b', not 'rabbit@a' .*\); check --management-url$/,
+    );
+  });
+
+  it('uses the API but says the figures may be from another broker when a name is missing', () => {
+    expect(matchBroker(null, { clusterName: 'rabbit@b', node: null }, guessed)).toMatchObject({
+      same: true,
+      doubt: expect.stringMatching(/may be from another broker/),
+    });
+    expect(matchBroker('rabbit@a', { clusterName: null, node: null }, guessed)).toMatchObject({
+      same: true,
+      doubt: expect.stringMatching(/may be from another broker/),
+    });
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { messagesFrom, splitLines } from '../../src/commands/send-input.js';
+import { PassThrough } from 'node:stream';
+import { messagesFrom, readUntilAborted, splitLines } from '../../src/commands/send-input.js';
 
 async function collect(source: AsyncIterable<Buffer>): Promise<string[]> {
   const out: string[] = [];
@@ -36,5 +37,35 @@ describe('messagesFrom', () => {
   it('repeats standard input, which can only be read once', async () => {
     const stream = chunks('x\ny\n') as unknown as NodeJS.ReadableStream;
     expect(await collect(messagesFrom({ kind: 'stdin', stream }, 2))).toEqual(['x', 'y', 'x', 'y']);
+  });
+});
+
+describe('readUntilAborted', () => {
+  it('ends a read that waits for input once the signal aborts, without "Premature close"', async () => {
+    const stream = new PassThrough();
+    const stop = new AbortController();
+    const lines: string[] = [];
+    const reading = (async () => {
+      for await (const line of messagesFrom({ kind: 'stdin', stream }, 1, stop.signal)) {
+        lines.push(line.toString());
+        if (lines.length === 2) setImmediate(() => stop.abort());
+      }
+    })();
+    stream.write('one\ntwo\n');
+    // The writer stays open: only the abort can end this read.
+    await expect(reading).resolves.toBeUndefined();
+    expect(lines).toEqual(['one', 'two']);
+    expect(stream.destroyed).toBe(true);
+  }, 5_000);
+
+  it('passes on a real read error when nobody aborted', async () => {
+    const stream = new PassThrough();
+    const reading = (async () => {
+      for await (const _chunk of readUntilAborted(stream, new AbortController().signal)) {
+        // nothing to do with the chunks
+      }
+    })();
+    stream.destroy(new Error('disk on fire'));
+    await expect(reading).rejects.toThrow(/disk on fire/);
   });
 });

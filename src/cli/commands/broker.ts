@@ -15,6 +15,7 @@ export function registerBrokerCommands(program: Command, { io, result }: CliCont
       'start a RabbitMQ node on localhost (--port, default 5672) that runs until `qtool broker stop`; ' +
         'from rabbitmq-server, else docker compose. Exit 0 when a broker answers there, also one that already did',
     )
+    .option('--port <n>', 'AMQP port to start on (default 5672)')
     .option('--management-port <n>', 'port of the management UI (default 15672, or a free one if taken)')
     .action(async (options: { managementPort?: string }, command: Command) => {
       // --port is the program's connection option; here it chooses the port to start on.

@@ -21,9 +21,12 @@ export function registerMessagingCommands(program: Command, { io, result, connec
       .option('--count <n>', 'send the whole set n times', positiveInteger, 1)
       .option('--persistent', 'delivery mode 2: survive a broker restart in a durable queue', false)
       .option('--exchange <name>', 'publish to this exchange instead of the default exchange')
-      .option('--routing-key <key>', 'routing key (default: the queue name)')
-      .option('--no-confirm', 'do not wait for publisher confirms')
-      .option('--quiet', 'no summary line'),
+      .option(
+        '--routing-key <key>',
+        'routing key (default: the queue name; may be empty only with --exchange)',
+      )
+      .option('--no-confirm', 'no publisher confirms: the broker does not say which messages it kept')
+      .option('--quiet', 'no summary line (warnings and errors still show)'),
   ).action(async (messages: string[], options, command: Command) => {
     if (messages.length > 0 && options.file !== undefined) {
       command.error('error: give messages as arguments or with --file, not both', { exitCode: 2 });

@@ -53,7 +53,7 @@ function addSourceOptions(command: Command): Command {
   return command
     .option(
       '--management-url <url>',
-      'management HTTP API (default: http on port 15672 of the broker host, or the port `qtool broker start` chose; same user and password)',
+      'management HTTP API (default: the broker host, https on 15671 with TLS, else http on 15672 or the port `qtool broker start` chose; same user, password and TLS settings)',
     )
     .option('--no-management', 'AMQP only: do not ask the management API (no unacked figures or rates)');
 }

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { runConfigShow } from '../../commands/config-show.js';
 import { runLogin } from '../../commands/login.js';
-import { DEFAULT_PROFILE, userConfigPath } from '../../config/profiles.js';
+import { runConfigTrust, runConfigUntrust } from '../../commands/config-trust.js';
+import { DEFAULT_PROFILE, localConfigPath, requestedProfile, userConfigPath } from '../../config/profiles.js';
+import { trustStorePath } from '../../config/trust.js';
 import type { CliContext } from '../context.js';
 
 /** login and config show: profiles instead of long option lists. */
@@ -9,12 +11,12 @@ export function registerSettingsCommands(program: Command, { io, result, setting
   program
     .command('login')
     .description(
-      'test the connection options, then save them as a profile (--profile NAME, default "default")',
+      'test the connection options, then save them as a profile (--profile NAME, default "default"); ' +
+        'asks for the password at a terminal when none is given (or --password-stdin)',
     )
     .action(async (_options, command: Command) => {
       const name =
-        (command.optsWithGlobals() as { profile?: string }).profile ??
-        io.env.QTOOL_PROFILE ??
+        requestedProfile((command.optsWithGlobals() as { profile?: string }).profile, io.env) ??
         DEFAULT_PROFILE;
       result.exitCode = await runLogin(
         await settings(command, true),
@@ -23,9 +25,26 @@ export function registerSettingsCommands(program: Command, { io, result, setting
       );
     });
 
-  program
+  const config = program
     .command('config')
-    .description('settings: `qtool config show` prints what would be used and where each value came from')
+    .description(
+      'settings: `config show` prints what would be used and where each value came from; `config trust` lets qtool read ./qtool.config.json',
+    );
+  config
+    .command('trust')
+    .description(
+      "read this folder's qtool.config.json from now on (qtool ignores one you have not trusted, since it could send your password elsewhere); trusted as it is now",
+    )
+    .action(async () => {
+      result.exitCode = await runConfigTrust(localConfigPath(), trustStorePath(userConfigPath(io.env)), io);
+    });
+  config
+    .command('untrust')
+    .description("stop reading this folder's qtool.config.json")
+    .action(async () => {
+      result.exitCode = await runConfigUntrust(localConfigPath(), trustStorePath(userConfigPath(io.env)), io);
+    });
+  config
     .command('show')
     .description('print the connection settings this command line would use, password masked')
     .option('--json', 'as JSON', false)
