@@ -51,22 +51,35 @@ export async function ensureQueue(
   throw explainAmqpError(outcome.error, context);
 }
 
+/** What a broker restart does to a queue and to the messages in it. */
+export type QueueDurability =
+  /** A restart deletes the queue, and every message with it. */
+  | 'non-durable'
+  /** The queue survives a restart; of its messages, only the persistent ones (delivery mode 2). */
+  | 'durable'
+  /** Quorum queues and streams: the queue and every message survive, whatever the delivery mode. */
+  | 'always-persistent'
+  /** qtool could not tell. */
+  | 'unknown';
+
 /**
- * Whether an existing queue is durable. A passive declare does not say, so this repeats the
- * declaration as durable on a throwaway channel: the broker checks durability first and answers
- * 406 "inequivalent arg 'durable'" for a non-durable queue; an equivalent declare changes nothing.
+ * What a broker restart does to an existing queue. A passive declare does not say, so this
+ * repeats the declaration as a durable classic queue on a throwaway channel, which changes nothing
+ * when it is one. Otherwise the broker refuses (406) and names the difference: "inequivalent arg
+ * 'durable'" for a non-durable queue (it checks durability first), a different x-queue-type for a
+ * quorum queue or a stream, both durable and keeping every message on disk.
  * 'unknown' when the broker refuses for another reason (an exclusive queue of someone else).
  */
-export async function existingQueueDurability(
-  model: ChannelModel,
-  name: string,
-): Promise<'durable' | 'non-durable' | 'unknown'> {
-  const outcome = await tryOnChannel(model, (ch) => ch.assertQueue(name, { durable: true }));
+export async function existingQueueDurability(model: ChannelModel, name: string): Promise<QueueDurability> {
+  const outcome = await tryOnChannel(model, (ch) =>
+    ch.assertQueue(name, { durable: true, arguments: { 'x-queue-type': 'classic' } }),
+  );
   if (outcome.ok) return 'durable';
   const close = parseBrokerClose(outcome.error);
-  if (close?.replyCode === 406) {
-    return /inequivalent arg 'durable'/.test(close.text) ? 'non-durable' : 'durable';
-  }
+  if (close?.replyCode !== 406) return 'unknown';
+  if (/inequivalent arg 'durable'/.test(close.text)) return 'non-durable';
+  if (/inequivalent arg 'x-queue-type'.*current is '(quorum|stream)'/.test(close.text))
+    return 'always-persistent';
   return 'unknown';
 }
 
@@ -219,36 +232,4 @@ export async function declareQueue(
   );
   if (!outcome.ok) throw outcome.error;
   return { messageCount: outcome.value.messageCount, consumerCount: outcome.value.consumerCount };
-}
-
-/** What a broker restart does to a queue and to the messages in it. */
-export type QueueDurability =
-  /** A restart deletes the queue, and every message with it. */
-  | 'non-durable'
-  /** The queue survives a restart; of its messages, only the persistent ones (delivery mode 2). */
-  | 'durable'
-  /** Quorum queues and streams: the queue and every message survive, whatever the delivery mode. */
-  | 'always-persistent'
-  /** qtool could not tell. */
-  | 'unknown';
-
-/**
- * Learns an existing queue's durability with one redundant declare on a throwaway channel: AMQP
- * has no question for it, but the broker refuses (406) a declare whose durability or type differs
- * and names the difference. Declared as a durable classic queue: accepted means exactly that;
- * "inequivalent arg 'durable'" means a non-durable (classic) queue; a different x-queue-type means
- * a quorum queue or a stream, both always durable and keeping every message on disk.
- * Never throws: anything unexpected answers 'unknown'.
- */
-export async function queueDurability(model: ChannelModel, name: string): Promise<QueueDurability> {
-  const outcome = await tryOnChannel(model, (ch) =>
-    ch.assertQueue(name, { durable: true, arguments: { 'x-queue-type': 'classic' } }),
-  ).catch((error: unknown) => ({ ok: false as const, error }));
-  if (outcome.ok) return 'durable';
-  const close = parseBrokerClose(outcome.error);
-  if (close?.replyCode !== 406) return 'unknown';
-  if (/inequivalent arg 'durable'/.test(close.text)) return 'non-durable';
-  if (/inequivalent arg 'x-queue-type'.*current is '(quorum|stream)'/.test(close.text))
-    return 'always-persistent';
-  return 'unknown';
 }

@@ -3,7 +3,12 @@ import { sleep } from '../worker/long-sleep.js';
 import { letPendingIoRun, negotiatedHeartbeat } from '../amqp/connect.js';
 import { type ConsumeMessage, type ConsumerStop, startConsumer } from '../amqp/consume.js';
 import { isBrokerShutdown } from '../amqp/explain.js';
-import { type DurabilityRequest, ensureQueue, type QueueDurability, queueDurability } from '../amqp/queue.js';
+import {
+  type DurabilityRequest,
+  ensureQueue,
+  existingQueueDurability,
+  type QueueDurability,
+} from '../amqp/queue.js';
 import { type ConnectionSettings, maskedUrl } from '../config/connection.js';
 import { EXIT_CRASH, QtoolError } from '../errors.js';
 import { formatDuration } from '../output/format.js';
@@ -73,7 +78,7 @@ export async function runQprocessor(
     // What the broker keeps of an unacked message across a restart depends on the queue's
     // durability. Ask now, while the broker answers: when it matters, it may be going away.
     const durability: QueueDurability =
-      policy.ackMode === 'manual' ? await queueDurability(session.model, settings.queue) : 'unknown';
+      policy.ackMode === 'manual' ? await existingQueueDurability(session.model, settings.queue) : 'unknown';
 
     // Deliveries wait here and are worked on one at a time, as a single-threaded worker does.
     const inbox: ConsumeMessage[] = [];

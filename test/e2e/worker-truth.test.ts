@@ -87,6 +87,29 @@ describe('closing never hangs', () => {
     expect(result.stderr).not.toMatch(STACK_TRACE);
   });
 
+  it('a worker that loses its connection says what becomes of its message, for the queue it really has', async () => {
+    proxy = await startProxy(broker.amqpUrl);
+    const queue = uniqueName('quorum');
+    const declared = await runCli(['declare', '--queue', queue, '--type', 'quorum'], { env });
+    expect(declared.exitCode, declared.stderr).toBe(0);
+    const worker = await startWorker(queue, ['--acknowledge', '--delay-per-char', '100'], {
+      AMQP_URL: proxy.url,
+    });
+    await send(queue, 'transient'); // not --persistent, but a quorum queue keeps it on disk anyway
+    await worker.waitFor(/"event":"received"/);
+    proxy.cut();
+    const result = await worker.finished(20_000);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toMatch(
+      /The message in hand was not acknowledged, so the broker puts it back in the queue if the broker is still running; if it went down, the queue keeps every message on disk, so it survives its restart\./,
+    );
+    expect(result.stderr).toMatch(/1 left unacknowledged to the broker/);
+    await eventually(
+      async () => (await queueState(broker.amqpUrl, queue))?.messageCount === 1,
+      'the message back in its queue',
+    );
+  });
+
   it('receive ends within seconds on Ctrl-C when its broker stops answering', async () => {
     proxy = await startProxy(broker.amqpUrl);
     const queue = uniqueName('receive-frozen');
