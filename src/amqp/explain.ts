@@ -77,7 +77,7 @@ export function explainAmqpError(error: unknown, context: ErrorContext): QtoolEr
       `the broker at ${where} did not answer within ${Number(timeoutMs) / 1000} s while qtool was ${String(waitingFor)}, so qtool dropped the connection`,
       {
         ...options,
-        hint: 'The broker is frozen or overloaded, or the network to it is down. Check it with `qtool status`, then run the command again.',
+        hint: 'The broker is frozen or overloaded, or the network to it is down: check it with `qtool status`. What the broker confirmed before stands.',
       },
     );
   }

@@ -1,4 +1,5 @@
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
+import { closeChannel } from './close.js';
 
 export interface PublishTarget {
   /** '' is the default exchange, which routes by queue name. */
@@ -200,7 +201,7 @@ export async function publishAll(
     options.signal?.removeEventListener('abort', wakeUp);
     options.giveUp?.removeEventListener('abort', wakeUp);
     // A blocked broker would never answer channel.close; closing the connection ends the channel.
-    if (!closed && blockedBy === null) await channel.close().catch(() => {});
+    if (!closed && blockedBy === null) await closeChannel(channel);
     counting = false;
   }
 

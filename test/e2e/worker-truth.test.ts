@@ -110,6 +110,36 @@ describe('closing never hangs', () => {
     );
   });
 
+  it.each([
+    { command: ['declare'], after: undefined },
+    { command: ['peek'], after: 'basic.get' },
+    // The channel close after the publishing, not the one after ensureQueue's look at the queue.
+    { command: ['send', 'confirmed-first'], after: 'basic.publish' },
+  ])(
+    '$command.0 ends within seconds when the broker never answers its channel close',
+    async ({ command, after }) => {
+      proxy = await startProxy(broker.amqpUrl);
+      const queue = uniqueName(`unanswered-${command[0]}`);
+      await send(queue, 'ready');
+      proxy.freezeOn('channel.close', after === undefined ? {} : { after });
+      const startedAt = Date.now();
+      const result = await runCli([command[0] as string, '--queue', queue, ...command.slice(1)], {
+        env: { AMQP_URL: proxy.url },
+        timeoutMs: 20_000,
+      });
+      expect(proxy.isFrozen()).toBe(true);
+      expect(Date.now() - startedAt).toBeLessThan(15_000);
+      expect(result.exitCode).toBe(1);
+      expect(result.stderr).toContain(
+        'did not answer within 5 s while qtool was closing a channel, so qtool dropped the connection',
+      );
+      expect(result.stderr).toContain('What the broker confirmed before stands.');
+      expect(result.stderr).not.toMatch(STACK_TRACE);
+      // Everything was confirmed before the close: the account says so, and the error does not deny it.
+      if (command[0] === 'send') expect(result.stderr).toMatch(/sent 1 message .* all confirmed/);
+    },
+  );
+
   it('receive ends within seconds on Ctrl-C when its broker stops answering', async () => {
     proxy = await startProxy(broker.amqpUrl);
     const queue = uniqueName('receive-frozen');

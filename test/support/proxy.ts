@@ -5,15 +5,24 @@ import { createServer, type Socket, connect as tcpConnect } from 'node:net';
  * and brokers fail, without touching the broker itself:
  * - `freeze()` stops forwarding in both directions but keeps every socket open: a frozen broker,
  *   or a network path that went silent. Each side's writes still succeed and are never answered.
+ *   `freezeOn('channel.close')` does the same the moment a client sends that AMQP method, which
+ *   is then never forwarded: the broker never sees it, so it never answers.
  * - `cut()` drops every connection through it at once: a broker or a link that dies.
- * While frozen it reads what the clients send, so a test can wait until a client has sent a given
- * AMQP method (say channel.close) before it cuts.
+ * It reads the clients' AMQP frames (never the broker's), so a test can also wait until a client
+ * has sent a given method while frozen before it cuts.
  */
 export interface FreezableProxy {
   /** The broker URL with its host and port replaced by the proxy's. */
   url: string;
   /** Stops forwarding without closing anything; the peers wait for bytes that never come. */
   freeze(): void;
+  /**
+   * Freezes as soon as a client sends `method` (e.g. `channel.close`), holding that frame back;
+   * with `after`, only once a client has sent that method first (e.g. `basic.publish`).
+   */
+  freezeOn(method: string, options?: { after?: string }): void;
+  /** Whether it is frozen. */
+  isFrozen(): boolean;
   /** Destroys every connection through the proxy, both sides. */
   cut(): void;
   /** AMQP methods the clients sent since the freeze, as `class.method` (e.g. `channel.close`). */
@@ -25,56 +34,82 @@ export interface FreezableProxy {
 interface Pair {
   client: Socket;
   upstream: Socket;
-  /** Bytes from the client since the freeze, not yet split into frames. */
-  held: Buffer;
+  /** Bytes from the client not yet split into frames (the 8-byte protocol header first). */
+  pending: Buffer;
+  headerSeen: boolean;
 }
 
-/** The methods a test may wait for, by AMQP class and method id. */
+/** The methods a test may name, by AMQP class and method id; others read as `class.method` ids. */
 const METHOD_NAMES: Record<string, string> = {
   '10.50': 'connection.close',
   '10.51': 'connection.close-ok',
+  '20.10': 'channel.open',
   '20.40': 'channel.close',
   '20.41': 'channel.close-ok',
+  '60.20': 'basic.consume',
   '60.30': 'basic.cancel',
+  '60.40': 'basic.publish',
+  '60.70': 'basic.get',
   '60.80': 'basic.ack',
 };
+
+const PROTOCOL_HEADER_BYTES = 8;
+/** type (1), channel (2), payload size (4) before the payload; one end byte after it. */
+const FRAME_HEADER_BYTES = 7;
+const METHOD_FRAME = 1;
 
 /** Starts a proxy that forwards to the broker at `brokerUrl` (amqp://user:pass@host:port/vhost). */
 export async function startProxy(brokerUrl: string): Promise<FreezableProxy> {
   const target = new URL(brokerUrl);
   const pairs = new Set<Pair>();
-  const methods: string[] = [];
+  const held: string[] = [];
   let frozen = false;
+  let trigger: string | null = null;
+  /** A method that must pass before the trigger counts; null once it has. */
+  let armAfter: string | null = null;
 
-  /** Reads whole AMQP frames (type, channel, size, payload, end byte) out of what a client sent. */
-  const readFrames = (pair: Pair) => {
-    while (pair.held.length >= 7) {
-      const size = pair.held.readUInt32BE(3);
-      if (pair.held.length < 7 + size + 1) return;
-      if (pair.held[0] === 1 && size >= 4) {
-        const id = `${pair.held.readUInt16BE(7)}.${pair.held.readUInt16BE(9)}`;
-        methods.push(METHOD_NAMES[id] ?? id);
-      }
-      pair.held = pair.held.subarray(7 + size + 1);
+  const freeze = () => {
+    if (frozen) return;
+    frozen = true;
+    // The broker's side is no longer read: what it sends waits in the kernel.
+    for (const { upstream, client } of pairs) {
+      upstream.unpipe(client);
+      upstream.pause();
     }
   };
 
-  const hold = (pair: Pair) => {
-    pair.client.unpipe(pair.upstream);
-    pair.upstream.unpipe(pair.client);
-    pair.client.on('data', (chunk: Buffer) => {
-      pair.held = Buffer.concat([pair.held, chunk]);
-      readFrames(pair);
-    });
-    // unpipe() left the client's side paused: keep reading it, into `held`.
-    pair.client.resume();
-    // The broker's side is simply no longer read: what it sends waits in the kernel.
-    pair.upstream.pause();
+  /** Splits what a client sent into frames; forwards each unless frozen (or freezing on it). */
+  const fromClient = (pair: Pair, chunk: Buffer) => {
+    pair.pending = Buffer.concat([pair.pending, chunk]);
+    if (!pair.headerSeen) {
+      if (pair.pending.length < PROTOCOL_HEADER_BYTES) return;
+      if (!frozen) pair.upstream.write(pair.pending.subarray(0, PROTOCOL_HEADER_BYTES));
+      pair.pending = pair.pending.subarray(PROTOCOL_HEADER_BYTES);
+      pair.headerSeen = true;
+    }
+    while (pair.pending.length >= FRAME_HEADER_BYTES) {
+      const length = FRAME_HEADER_BYTES + pair.pending.readUInt32BE(3) + 1;
+      if (pair.pending.length < length) return;
+      const frame = pair.pending.subarray(0, length);
+      pair.pending = pair.pending.subarray(length);
+      const method =
+        frame[0] === METHOD_FRAME && length >= FRAME_HEADER_BYTES + 5
+          ? `${frame.readUInt16BE(FRAME_HEADER_BYTES)}.${frame.readUInt16BE(FRAME_HEADER_BYTES + 2)}`
+          : null;
+      const name = method === null ? null : (METHOD_NAMES[method] ?? method);
+      if (!frozen && name !== null && armAfter === null && name === trigger) freeze();
+      if (name !== null && name === armAfter) armAfter = null;
+      if (frozen) {
+        if (name !== null) held.push(name);
+      } else {
+        pair.upstream.write(frame);
+      }
+    }
   };
 
   const server = createServer((client) => {
     const upstream = tcpConnect(Number(target.port || 5672), target.hostname);
-    const pair: Pair = { client, upstream, held: Buffer.alloc(0) };
+    const pair: Pair = { client, upstream, pending: Buffer.alloc(0), headerSeen: false };
     pairs.add(pair);
     const forget = () => {
       pairs.delete(pair);
@@ -83,12 +118,8 @@ export async function startProxy(brokerUrl: string): Promise<FreezableProxy> {
     };
     client.on('error', forget).on('close', forget);
     upstream.on('error', forget).on('close', forget);
-    if (frozen) {
-      hold(pair);
-      return;
-    }
-    client.pipe(upstream);
-    upstream.pipe(client);
+    client.on('data', (chunk: Buffer) => fromClient(pair, chunk));
+    if (!frozen) upstream.pipe(client);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
@@ -106,13 +137,14 @@ export async function startProxy(brokerUrl: string): Promise<FreezableProxy> {
 
   return {
     url: url.toString(),
-    freeze() {
-      if (frozen) return;
-      frozen = true;
-      for (const pair of pairs) hold(pair);
+    freeze,
+    freezeOn(method, options = {}) {
+      trigger = method;
+      armAfter = options.after ?? null;
     },
+    isFrozen: () => frozen,
     cut,
-    heldMethods: () => [...methods],
+    heldMethods: () => [...held],
     async close() {
       cut();
       await new Promise<void>((resolve) => server.close(() => resolve()));
