@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn, type StdioOptions } from 'node:child_process';
-import { closeSync, constants, openSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -153,6 +153,25 @@ describe('qtool receive when the reader of its output stops reading, then goes a
     const [printed, lost] = outputClosedAccount(stderr, 'lost');
     expect(lost).toBeGreaterThan(0);
     expect(printed + lost + (await ready(queue))).toBe(total);
+  });
+});
+
+describe.skipIf(!existsSync('/dev/full'))('qtool receive when writing fails for another reason', () => {
+  it('exits 1 naming the error, and acks nothing it could not write', async () => {
+    const queue = uniqueName('full-disk');
+    await seed(queue, numbers(5));
+    const out = openSync('/dev/full', 'w');
+    const receiver = start(
+      process.execPath,
+      [QTOOL_BIN, 'receive', '--queue', queue, '--count', '2'],
+      ['ignore', out, 'pipe'],
+    );
+    closeSync(out);
+    expect(await receiver.finished(30_000)).toBe(1);
+    expect(receiver.stderr()).toMatch(
+      /qtool: could not write to standard output \(ENOSPC\): 0 messages printed and acked, 2 not written were returned to the queue/,
+    );
+    expect(await ready(queue)).toBe(5);
   });
 });
 
