@@ -1,5 +1,6 @@
-/** Above this many characters a batch is written at once, without waiting for the turn to end. */
-const MAX_BATCH_CHARS = 64 * 1024;
+/** Above this many bytes a batch is written at once, without waiting for the turn to end. */
+const MAX_BATCH_BYTES = 64 * 1024;
+const NEWLINE = Buffer.from('\n');
 
 /**
  * Lines for a stream, written in batches, with an exact account of which ones reached the OS.
@@ -18,7 +19,9 @@ export class LineWriter<Item> {
   readonly #stream: NodeJS.WritableStream;
   readonly #onWritten: (newest: Item, writtenInAll: number) => void;
   readonly #onFailed: (error: Error) => void;
-  #batch = '';
+  /** Bytes, not text: a body that is not UTF-8 must reach the output exactly as it was sent. */
+  #batch: Buffer[] = [];
+  #batchBytes = 0;
   #batchLines = 0;
   #batchNewest: Item | undefined;
   #flushScheduled = false;
@@ -64,16 +67,18 @@ export class LineWriter<Item> {
   }
 
   /** Queues one line (without its newline); `item` is what onWritten reports once it is written. */
-  write(line: string, item: Item): void {
+  write(line: string | Buffer, item: Item): void {
     this.#given += 1;
     if (this.#error !== undefined) {
       this.#failed += 1;
       return;
     }
-    this.#batch += `${line}\n`;
+    const bytes = typeof line === 'string' ? Buffer.from(line) : line;
+    this.#batch.push(bytes, NEWLINE);
+    this.#batchBytes += bytes.length + 1;
     this.#batchLines += 1;
     this.#batchNewest = item;
-    if (this.#batch.length >= MAX_BATCH_CHARS) this.#flush();
+    if (this.#batchBytes >= MAX_BATCH_BYTES) this.#flush();
     else if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(() => {
@@ -97,10 +102,11 @@ export class LineWriter<Item> {
 
   #flush(): void {
     if (this.#batchLines === 0) return;
-    const text = this.#batch;
+    const text = Buffer.concat(this.#batch, this.#batchBytes);
     const lines = this.#batchLines;
     const newest = this.#batchNewest as Item;
-    this.#batch = '';
+    this.#batch = [];
+    this.#batchBytes = 0;
     this.#batchLines = 0;
     this.#batchNewest = undefined;
     if (this.#error !== undefined) {

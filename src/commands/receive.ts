@@ -129,7 +129,8 @@ export async function runReceive(
           printed += 1;
           if (manualAck && ackableUpTo(printed, options.count, prefetch) === printed) newestAckable = message;
           output.write(
-            options.json ? JSON.stringify(jsonRecord(settings.queue, message)) : message.content.toString(),
+            // The body's own bytes: decoding would turn anything that is not UTF-8 into U+FFFD.
+            options.json ? JSON.stringify(jsonRecord(settings.queue, message)) : message.content,
             message,
           );
           if (options.count !== undefined && printed >= options.count) finishWith({ kind: 'count' });

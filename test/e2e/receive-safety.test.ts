@@ -254,3 +254,23 @@ describe('qtool receive stopping while its output is stuck', () => {
     expect(total - notWritten).toBeLessThanOrEqual(64);
   });
 });
+
+describe('bodies that are not text', () => {
+  it('reach standard output byte for byte, NUL and invalid UTF-8 included', async () => {
+    const queue = uniqueName('binary');
+    const body = Buffer.from([0x00, 0xff, 0xfe, 0x41, 0xc3, 0x28, 0x0d, 0x80, 0x7f]);
+    await withChannel(broker.amqpUrl, async (channel) => {
+      await channel.assertQueue(queue, { durable: true });
+      channel.sendToQueue(queue, body);
+      await channel.checkQueue(queue);
+    });
+    await eventually(async () => (await queueState(broker.amqpUrl, queue))?.messageCount === 1, 'the message');
+    const out = execFileSync(process.execPath, [QTOOL_BIN, 'receive', '--queue', queue, '--count', '1'], {
+      env,
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 30_000,
+    });
+    // Decoding to text and back would have turned 0xff, 0xfe, 0x80 and the bad pair into U+FFFD.
+    expect(out).toEqual(Buffer.concat([body, Buffer.from('\n')]));
+  });
+});
