@@ -20,6 +20,7 @@ export interface Consumer {
   readonly channel: Channel;
   /** Resolves when the broker ends the consumer or its channel; never rejects. */
   readonly stopped: Promise<ConsumerStop>;
+  /** Acks one message; a no-op once the channel is closed (the broker requeued it already). */
   ack(message: ConsumeMessage): void;
   /** Acks this message and every earlier unacked one on the channel (basic.ack multiple). */
   ackUpTo(message: ConsumeMessage): void;
@@ -55,17 +56,24 @@ export async function startConsumer(
   channel.on('error', (error: unknown) => {
     channelError = error;
   });
+  let channelClosed = false;
   channel.on('close', () => {
+    channelClosed = true;
     if (!closedByUs) reportStop({ kind: 'channel-closed', error: channelError });
   });
+  // amqplib throws on a closed channel. An ack or nack that can no longer be sent changes nothing:
+  // the broker has already put every unacknowledged message of that channel back in the queue.
+  const unlessClosed = (send: () => void) => {
+    if (!channelClosed && !closedByUs) send();
+  };
 
   let consumerTag: string | undefined;
   const consumer: Consumer = {
     channel,
     stopped,
-    ack: (message) => channel.ack(message),
-    ackUpTo: (message) => channel.ack(message, true),
-    requeue: (message) => channel.nack(message, false, true),
+    ack: (message) => unlessClosed(() => channel.ack(message)),
+    ackUpTo: (message) => unlessClosed(() => channel.ack(message, true)),
+    requeue: (message) => unlessClosed(() => channel.nack(message, false, true)),
     async cancel() {
       const tag = consumerTag;
       if (tag !== undefined)

@@ -1,5 +1,6 @@
-import type { ConsumeMessage } from '../amqp/consume.js';
+import type { Consumer, ConsumeMessage, ConsumerStop } from '../amqp/consume.js';
 import { startConsumer } from '../amqp/consume.js';
+import type { Session } from '../amqp/session.js';
 import { type DurabilityRequest, ensureQueue } from '../amqp/queue.js';
 import { bodyForJson } from '../body.js';
 import { type ConnectionSettings, maskedUrl } from '../config/connection.js';
@@ -7,6 +8,7 @@ import { QtoolError } from '../errors.js';
 import { plural } from '../output/format.js';
 import { consumerStopError } from './consumer-stop.js';
 import { type CommandIo, writeLine } from './io.js';
+import { LineWriter } from './line-writer.js';
 import { withSession } from './with-session.js';
 
 export interface ReceiveOptions {
@@ -32,7 +34,13 @@ const COUNT_PREFETCH_CAP = 500;
  * Auto-ack, as the lab's hello-world consumer, except with `--count`: an auto-ack consumer is
  * sent more than it will print, and the extra would be lost when it exits. There qtool acks
  * manually with a prefetch window W, and holds back the acks of the last W messages until the
- * end (see shouldAckAtOnce), so the broker never sends more than --count messages at all.
+ * end (see ackableUpTo), so the broker never sends more than --count messages at all.
+ *
+ * With manual acks a message is acked only once its line was written (handed to the OS, see
+ * LineWriter), in one basic.ack (multiple) per written batch; when the output closes, whatever was
+ * not written goes back to the queue. With auto-ack the broker forgets each message as it sends
+ * it, so everything that arrives is printed, up to the cancel-ok, and what could not be written is
+ * counted as lost.
  */
 export async function runReceive(
   settings: ConnectionSettings,
@@ -45,26 +53,61 @@ export async function runReceive(
   return withSession(settings, 'receive', async (session) => {
     await ensureQueue(session.model, settings.queue, options.durability, settings);
 
-    let received = 0;
-    /** The newest printed message whose ack is held back (see shouldAckAtOnce). */
-    let lastHeldBack: ConsumeMessage | undefined;
-    let finishWith: (ending: Ending) => void = () => {};
+    /** Every delivery of this consumer, printed or not. */
+    let delivered = 0;
+    /** Lines given to the output: the n of ackableUpTo. */
+    let printed = 0;
+    /** Written lines whose ack was sent. */
+    let acked = 0;
+    /** The newest printed message that may be acked as soon as it is written (see ackableUpTo). */
+    let newestAckable: ConsumeMessage | undefined;
+    /** The newest message whose line was written. */
+    let newestWritten: ConsumeMessage | undefined;
+    let consumer: Consumer | undefined;
+    /** Set the moment receive decides to stop; with manual acks nothing is printed after it. */
+    let stopping = false;
+
+    let resolveFinished: (ending: Ending) => void = () => {};
     const finished = new Promise<Ending>((resolve) => {
-      finishWith = resolve;
+      resolveFinished = resolve;
     });
+    const finishWith = (ending: Ending) => {
+      stopping = true;
+      clearTimeout(idleTimer);
+      resolveFinished(ending);
+    };
     let idleTimer: NodeJS.Timeout | undefined;
     const armIdleTimer = () => {
       if (options.idleTimeoutSeconds === undefined) return;
       clearTimeout(idleTimer);
       idleTimer = setTimeout(() => finishWith({ kind: 'idle' }), options.idleTimeoutSeconds * 1000);
     };
-    // `qtool receive | head -3`: when the reader goes away, stop rather than crash on EPIPE.
-    const onOutputError = () => finishWith({ kind: 'output-closed' });
-    io.stdout.on('error', onOutputError);
 
-    // Ctrl-C is ours from the moment the banner invites it.
+    const output = new LineWriter<ConsumeMessage>(
+      io.stdout,
+      (newest, writtenInAll) => {
+        newestWritten = newest;
+        if (!manualAck || consumer === undefined) return;
+        const upTo = ackableUpTo(writtenInAll, options.count, prefetch);
+        if (upTo <= acked) return;
+        // Below writtenInAll, upTo is the last message acked at once, the rest are held back.
+        const target = upTo === writtenInAll ? newest : newestAckable;
+        if (target === undefined) return;
+        consumer.ackUpTo(target);
+        acked = upTo;
+      },
+      // `qtool receive | head -3`: when the reader goes away, stop rather than crash on EPIPE.
+      () => finishWith({ kind: 'output-closed' }),
+    );
+
+    // Ctrl-C is ours from the moment the banner invites it. Once stopping, another one (or the
+    // first, when receive was already stopping on its own) means now, whatever is still unwritten.
     const stopListening = io.onInterrupt((count) => {
-      if (count > 1) io.exitNow(130);
+      if (count > 1 || stopping) {
+        const account = stoppedAtOnceAccount(manualAck, delivered - output.written, output.written - acked);
+        if (account !== undefined) writeLine(io.stderr, account);
+        io.exitNow(130);
+      }
       finishWith({ kind: 'interrupted' });
     });
     // Before consuming: deliveries can arrive in the same turn as the consume-ok.
@@ -72,54 +115,140 @@ export async function runReceive(
       io.stderr,
       `Waiting for messages on '${settings.queue}' at ${maskedUrl(settings)} (${manualAck ? 'acknowledging each' : 'auto-ack'}). Ctrl-C to stop.`,
     );
-    let done = false;
-    const consumer = await startConsumer(
-      session.model,
-      settings.queue,
-      { noAck: !manualAck, prefetch },
-      (message: ConsumeMessage, consumer) => {
-        // Deliveries already in flight when we stopped stay unacked and go back to the queue.
-        if (done) return;
-        received += 1;
-        writeLine(
-          io.stdout,
-          options.json ? JSON.stringify(jsonRecord(settings.queue, message)) : message.content.toString(),
-        );
-        if (manualAck) {
-          if (shouldAckAtOnce(received, options.count, prefetch)) consumer.ack(message);
-          else lastHeldBack = message;
-        }
-        armIdleTimer();
-        if (options.count !== undefined && received >= options.count) finishWith({ kind: 'count' });
-      },
-    );
-    armIdleTimer();
-
     try {
-      const outcome = await Promise.race([finished, consumer.stopped, session.lost]);
-      done = true;
+      const started = await startConsumer(
+        session.model,
+        settings.queue,
+        { noAck: !manualAck, prefetch },
+        (message: ConsumeMessage, from) => {
+          consumer = from;
+          delivered += 1;
+          // With manual acks, what arrives after the decision to stop stays unacked and goes back to
+          // the queue when the channel closes. An auto-ack message is ours already: print it.
+          if (stopping && manualAck) return;
+          printed += 1;
+          if (manualAck && ackableUpTo(printed, options.count, prefetch) === printed) newestAckable = message;
+          output.write(
+            // The body's own bytes: decoding would turn anything that is not UTF-8 into U+FFFD.
+            options.json ? JSON.stringify(jsonRecord(settings.queue, message)) : message.content,
+            message,
+          );
+          if (options.count !== undefined && printed >= options.count) finishWith({ kind: 'count' });
+          else if (!stopping) armIdleTimer();
+        },
+      );
+      consumer = started;
+      armIdleTimer();
+
+      const outcome = await Promise.race([finished, started.stopped, session.lost]);
+      stopping = true;
+      clearTimeout(idleTimer);
       if (outcome instanceof QtoolError) throw outcome;
       if (outcome.kind === 'cancelled-by-broker' || outcome.kind === 'channel-closed') {
         throw await consumerStopError(outcome, session, settings.queue);
       }
-      await consumer.cancel();
-      // The held-back acks: everything printed is taken, with one basic.ack (multiple).
-      if (lastHeldBack !== undefined) consumer.ackUpTo(lastHeldBack);
-      await consumer.close();
+      // Frames come in order: after the cancel-ok nothing more arrives for this consumer, so from
+      // here `delivered` is final and every auto-ack message is in the output.
+      await started.cancel();
+      const trouble = await settleOutput(output, started, session, () =>
+        writeLine(
+          io.stderr,
+          `Waiting for the output to take ${plural(output.pending, 'more line')}; Ctrl-C to stop at once (${
+            manualAck ? 'they go back to the queue' : 'auto-ack: they would be lost'
+          }).`,
+        ),
+      );
+      if (trouble instanceof QtoolError) throw trouble;
+      if (trouble !== undefined) throw await consumerStopError(trouble, session, settings.queue);
+      // The held-back acks, and any of the last batch: everything written is taken, nothing else.
+      if (manualAck && newestWritten !== undefined && acked < output.written) {
+        started.ackUpTo(newestWritten);
+        acked = output.written;
+      }
+      await started.close();
+
+      if (output.error !== undefined) {
+        return reportOutputFailure(output.error, manualAck, output.written, delivered - output.written, io);
+      }
       if (outcome.kind === 'idle') {
         writeLine(
           io.stderr,
-          `No message for ${options.idleTimeoutSeconds} s; received ${plural(received, 'message')}.`,
+          `No message for ${options.idleTimeoutSeconds} s; received ${plural(output.written, 'message')}.`,
         );
       }
       return 0;
     } finally {
-      done = true;
+      stopping = true;
       clearTimeout(idleTimer);
       stopListening();
-      io.stdout.off('error', onOutputError);
+      output.release();
     }
   });
+}
+
+/** How long the end of a run waits on a slow output before saying so. */
+const SLOW_OUTPUT_NOTICE_MS = 1000;
+
+/**
+ * Waits until every line given to the output was written or failed, or the consumer or the
+ * connection ended first (then that is returned). Says so on stderr when the output is slow.
+ */
+async function settleOutput(
+  output: LineWriter<ConsumeMessage>,
+  consumer: Consumer,
+  session: Session,
+  sayWaiting: () => void,
+): Promise<ConsumerStop | QtoolError | undefined> {
+  const notice = setTimeout(sayWaiting, SLOW_OUTPUT_NOTICE_MS);
+  try {
+    return await Promise.race([output.settled().then(() => undefined), consumer.stopped, session.lost]);
+  } finally {
+    clearTimeout(notice);
+  }
+}
+
+/**
+ * The output failed: an exact account of what became of the messages. A reader that went away
+ * (`| head`) is not a failure, so that exits 0, as head expects; any other write error is one.
+ */
+function reportOutputFailure(
+  error: Error,
+  manualAck: boolean,
+  written: number,
+  notWritten: number,
+  io: CommandIo,
+): number {
+  const account = manualAck
+    ? `${plural(written, 'message')} printed and acked, ${notWritten.toLocaleString('en-US')} not written ${
+        notWritten === 1 ? 'was' : 'were'
+      } returned to the queue`
+    : `${plural(written, 'message')} printed, ${notWritten.toLocaleString('en-US')} not written ${
+        notWritten === 1 ? 'was' : 'were'
+      } lost (auto-ack: the broker had already handed them over)`;
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED') {
+    writeLine(io.stderr, `output closed: ${account}.`);
+    return 0;
+  }
+  throw new QtoolError(`could not write to standard output (${code ?? error.message}): ${account}`);
+}
+
+/** What a second Ctrl-C leaves behind, or undefined when nothing is left. */
+function stoppedAtOnceAccount(
+  manualAck: boolean,
+  notWritten: number,
+  printedNotAcked: number,
+): string | undefined {
+  if (!manualAck) {
+    return notWritten > 0
+      ? `Stopped at once: ${plural(notWritten, 'message')} not written ${notWritten === 1 ? 'is' : 'are'} lost (auto-ack).`
+      : undefined;
+  }
+  const parts = [
+    ...(notWritten > 0 ? [`${plural(notWritten, 'message')} not written`] : []),
+    ...(printedNotAcked > 0 ? [`${plural(printedNotAcked, 'message')} printed but not yet acked`] : []),
+  ];
+  return parts.length === 0 ? undefined : `Stopped at once: ${parts.join(' and ')} go back to the queue.`;
 }
 
 /** One `--json` line: everything a script needs, the body as text or base64. */
@@ -140,18 +269,19 @@ function definedOnly(record: Record<string, unknown>): Record<string, unknown> {
 }
 
 /**
- * Whether the n-th message received (1-based) is acked as soon as it is printed. With `--count c`
- * and a prefetch window w, the broker sends at most (acked + w) messages; acking at once only
- * while n <= c - w keeps that at most c, so no extra message is ever taken and sent back marked
- * redelivered. The last w are acked together at the end. Without --count every message is acked at once.
+ * How many of the first `written` lines (in delivery order) may be acked now. With `--count c` and a
+ * prefetch window w, the broker sends at most (acked + w) messages; acking only the first c - w
+ * before the end keeps that at most c, so no extra message is ever taken and sent back marked
+ * redelivered. The last w are acked together at the end. Without --count every written line is
+ * acked. Acks follow writes, which can only lag: the broker then sends less, never more.
  */
-export function shouldAckAtOnce(
-  received: number,
+export function ackableUpTo(
+  written: number,
   count: number | undefined,
   prefetch: number | undefined,
-): boolean {
-  if (count === undefined || prefetch === undefined) return true;
-  return received <= count - prefetch;
+): number {
+  if (count === undefined || prefetch === undefined) return written;
+  return Math.max(0, Math.min(written, count - prefetch));
 }
 
 /**

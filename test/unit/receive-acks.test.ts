@@ -1,42 +1,55 @@
+import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { receivePrefetch, shouldAckAtOnce } from '../../src/commands/receive.js';
+import { LineWriter } from '../../src/commands/line-writer.js';
+import { ackableUpTo, receivePrefetch } from '../../src/commands/receive.js';
 
 /**
  * A broker with a per-consumer prefetch window, driven by receive's ack rule: it delivers while
- * fewer than `prefetch` messages are unacked and the queue has any left.
+ * fewer than `prefetch` messages are unacked and the queue has any left. Printed lines reach the OS
+ * in batches whose sizes `writeBatches` picks (a slow pipe), and only written lines may be acked.
  */
-function simulate(count: number, requestedPrefetch: number | undefined, available: number) {
+function simulate(
+  count: number,
+  requestedPrefetch: number | undefined,
+  available: number,
+  writeBatches: number[],
+) {
   const prefetch = receivePrefetch(count, requestedPrefetch) as number;
   let delivered = 0;
-  let unacked = 0;
   let printed = 0;
+  let written = 0;
+  let acked = 0;
   let maxDelivered = 0;
-  while (printed < count) {
+  let turn = 0;
+  for (;;) {
     // The broker pushes as much as the window allows.
-    while (unacked < prefetch && delivered < available) {
-      delivered += 1;
-      unacked += 1;
-    }
+    while (delivered - acked < prefetch && delivered < available) delivered += 1;
     maxDelivered = Math.max(maxDelivered, delivered);
-    if (printed === delivered) break; // nothing in hand: the queue ran dry (or the window is stuck)
-    printed += 1;
-    if (shouldAckAtOnce(printed, count, prefetch)) unacked -= 1;
+    const printable = Math.min(delivered, count) - printed;
+    if (printable === 0 && written === printed) break; // nothing in hand, nothing in flight: stuck or done
+    printed += printable;
+    // Some of the printed lines reach the OS; at least one, so the run moves on.
+    const batch = Math.max(1, writeBatches[turn++ % writeBatches.length] ?? 1);
+    written = Math.min(printed, written + batch);
+    acked = Math.max(acked, ackableUpTo(written, count, prefetch));
   }
-  return { delivered: maxDelivered, printed };
+  return { delivered: maxDelivered, printed, written };
 }
 
-describe('receive --count acks (shouldAckAtOnce)', () => {
-  it('never lets the broker send more than --count, and never stalls before it', () => {
+describe('receive --count acks (ackableUpTo)', () => {
+  it('never lets the broker send more than --count, and never stalls before it, however slowly lines are written', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 2000 }),
         fc.option(fc.integer({ min: 1, max: 3000 }), { nil: undefined }),
         fc.integer({ min: 0, max: 3000 }),
-        (count, prefetch, available) => {
-          const { delivered, printed } = simulate(count, prefetch, available);
+        fc.array(fc.integer({ min: 1, max: 600 }), { minLength: 1, maxLength: 8 }),
+        (count, prefetch, available, writeBatches) => {
+          const { delivered, printed, written } = simulate(count, prefetch, available, writeBatches);
           expect(delivered).toBeLessThanOrEqual(count);
           expect(printed).toBe(Math.min(count, available));
+          expect(written).toBe(printed);
         },
       ),
     );
@@ -47,11 +60,94 @@ describe('receive --count acks (shouldAckAtOnce)', () => {
     expect(receivePrefetch(undefined, undefined)).toBeUndefined();
   });
 
-  it('acks at once without --count', () => {
-    expect(shouldAckAtOnce(10, undefined, 1)).toBe(true);
+  it('acks every written line without --count', () => {
+    expect(ackableUpTo(10, undefined, 1)).toBe(10);
+    expect(ackableUpTo(0, undefined, undefined)).toBe(0);
   });
 
-  it('holds back the last prefetch-many acks of a --count run', () => {
-    expect([1, 2, 3, 4, 5].map((n) => shouldAckAtOnce(n, 5, 2))).toEqual([true, true, true, false, false]);
+  it('holds back the last prefetch-many acks of a --count run, and never acks an unwritten line', () => {
+    expect([0, 1, 2, 3, 4, 5].map((written) => ackableUpTo(written, 5, 2))).toEqual([0, 1, 2, 3, 3, 3]);
+    expect(ackableUpTo(3, 3, 3)).toBe(0);
+  });
+});
+
+/** A stream whose writes complete only when the test says so, like a pipe nobody reads. */
+function heldStream() {
+  const pending: { text: string; done: (error?: Error | null) => void }[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      pending.push({ text: chunk.toString(), done });
+    },
+  });
+  return { stream, pending };
+}
+
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('LineWriter', () => {
+  it('writes the lines of one turn as one batch and reports them only once the stream took them', async () => {
+    const { stream, pending } = heldStream();
+    const reports: [string, number][] = [];
+    const writer = new LineWriter<string>(
+      stream,
+      (newest, inAll) => reports.push([newest, inAll]),
+      () => {},
+    );
+    writer.write('a', 'm1');
+    writer.write('b', 'm2');
+    await nextTurn();
+    expect(pending.map((write) => write.text)).toEqual(['a\nb\n']);
+    expect(writer.written).toBe(0);
+    expect(writer.pending).toBe(2);
+    pending.shift()?.done();
+    await nextTurn();
+    expect(reports).toEqual([['m2', 2]]);
+    expect(writer.pending).toBe(0);
+  });
+
+  it('counts every line not written when the stream fails, and the lines given after it', async () => {
+    const { stream, pending } = heldStream();
+    stream.on('error', () => {});
+    const failures: Error[] = [];
+    const reports: [number, number][] = [];
+    const writer = new LineWriter<number>(
+      stream,
+      (newest, inAll) => reports.push([newest, inAll]),
+      (error) => failures.push(error),
+    );
+    writer.write('one', 1);
+    await nextTurn();
+    writer.write('two', 2);
+    writer.write('three', 3);
+    await nextTurn();
+    const settled = writer.settled();
+    pending.shift()?.done();
+    pending.shift()?.done(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+    writer.write('four', 4);
+    await settled;
+    expect(reports).toEqual([[1, 1]]);
+    expect(failures).toHaveLength(1);
+    expect(writer.error?.message).toBe('write EPIPE');
+    expect([writer.given, writer.written, writer.pending]).toEqual([4, 1, 0]);
+  });
+
+  it('settles at once with nothing given, and only after the last write otherwise', async () => {
+    const { stream, pending } = heldStream();
+    const writer = new LineWriter<number>(
+      stream,
+      () => {},
+      () => {},
+    );
+    await writer.settled();
+    writer.write('x', 1);
+    let settled = false;
+    void writer.settled().then(() => {
+      settled = true;
+    });
+    await nextTurn();
+    expect(settled).toBe(false);
+    pending.shift()?.done();
+    await nextTurn();
+    expect(settled).toBe(true);
   });
 });
