@@ -264,7 +264,10 @@ describe('bodies that are not text', () => {
       channel.sendToQueue(queue, body);
       await channel.checkQueue(queue);
     });
-    await eventually(async () => (await queueState(broker.amqpUrl, queue))?.messageCount === 1, 'the message');
+    await eventually(
+      async () => (await queueState(broker.amqpUrl, queue))?.messageCount === 1,
+      'the message',
+    );
     const out = execFileSync(process.execPath, [QTOOL_BIN, 'receive', '--queue', queue, '--count', '1'], {
       env,
       stdio: ['ignore', 'pipe', 'ignore'],
