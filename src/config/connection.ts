@@ -159,7 +159,11 @@ export function describeSource(setting: SettingName, source: SettingSource): str
 export function maskedUrl(
   settings: Pick<ConnectionSettings, 'protocol' | 'hostname' | 'port' | 'vhost' | 'username'>,
 ): string {
-  return `${settings.protocol}://${encodeURIComponent(settings.username)}@${hostAndPort(settings)}/${encodeURIComponent(settings.vhost)}`;
+  // A vhost of '.' or '..' would read as a path step: write its dots encoded.
+  const vhost = /^\.{1,2}$/.test(settings.vhost)
+    ? settings.vhost.replace(/\./g, '%2E')
+    : encodeURIComponent(settings.vhost);
+  return `${settings.protocol}://${encodeURIComponent(settings.username)}@${hostAndPort(settings)}/${vhost}`;
 }
 
 /** `host:port`, as used in messages about reaching the broker. */

@@ -141,6 +141,9 @@ export function parseAmqpUrl(text: string, label = '--url'): UrlParts {
   if (url.pathname !== '' && url.pathname !== '/') {
     parts.vhost = decodeUrlPart(url.pathname.slice(1), label, 'vhost');
   }
+  // WHATWG URL drops '.' and '..' path segments (even written %2E), yet both are legal vhost names.
+  const dotVhost = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*\/((?:\.|%2e){1,2})(?:[?#]|$)/i.exec(text);
+  if (dotVhost) parts.vhost = decodeURIComponent(dotVhost[1] as string);
   const heartbeat = url.searchParams.get('heartbeat');
   if (heartbeat !== null) parts.heartbeat = parseHeartbeat(heartbeat, `${label} heartbeat`);
   return parts;
