@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PassThrough } from 'node:stream';
 import { messagesFrom, readUntilAborted, splitLines } from '../../src/commands/send-input.js';
@@ -13,6 +14,39 @@ async function* chunks(...parts: string[]): AsyncGenerator<Buffer> {
 }
 
 describe('splitLines', () => {
+  it('yields the same lines however the input is cut into chunks (property)', async () => {
+    // Lines of any bytes but \n; the model: split on \n, drop one trailing \r, skip empty ones.
+    const line = fc
+      .uint8Array({ maxLength: 40 })
+      .map((bytes) => Buffer.from(bytes.filter((b) => b !== 0x0a)));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(line, { maxLength: 20 }),
+        fc.boolean(),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        async (lines, finalNewline, cuts) => {
+          const input = Buffer.concat(
+            lines.flatMap((l, i) => (i < lines.length - 1 || finalNewline ? [l, Buffer.from('\n')] : [l])),
+          );
+          const points = [...new Set(cuts.map((c) => (input.length === 0 ? 0 : c % input.length)))].sort(
+            (a, b) => a - b,
+          );
+          const pieces = [0, ...points, input.length]
+            .slice(1)
+            .map((end, i, ends) => input.subarray(i === 0 ? 0 : ends[i - 1], end));
+          async function* feed() {
+            yield* pieces;
+          }
+          const expected = lines
+            .map((l) => (l.length > 0 && l[l.length - 1] === 0x0d ? l.subarray(0, -1) : l))
+            .filter((l) => l.length > 0)
+            .map((l) => l.toString('latin1'));
+          expect(await collect(splitLines(feed()))).toEqual(expected);
+        },
+      ),
+    );
+  });
+
   it('splits on newlines across chunk borders', async () => {
     expect(await collect(splitLines(chunks('he', 'llo\nwor', 'ld\n')))).toEqual(['hello', 'world']);
   });
