@@ -64,6 +64,31 @@ export interface ConnectionOption {
 }
 
 const text = (value: string | boolean): string => String(value);
+
+/** An option that sets the one setting of its own name, from one value (most of them). */
+function oneSetting<Name extends 'port' | 'vhost' | 'username' | 'password' | 'heartbeat' | 'queue'>(
+  name: Name,
+  flags: string,
+  env: string,
+  description: string,
+  defaultText: string,
+  parse: (text: string, label: string) => ConnectionSettings[Name],
+): ConnectionOption {
+  return {
+    name,
+    flags,
+    env,
+    description,
+    defaultText,
+    group: 'connection',
+    kind: 'value',
+    sets: [name],
+    apply(layer, value, label) {
+      layer[name] = parse(text(value), label);
+    },
+    toEnv: (settings) => (settings[name] === undefined ? '' : String(settings[name])),
+  };
+}
 const hostText = (hostname: string) => (hostname.includes(':') ? `[${hostname}]` : hostname);
 const fileSetting = (
   name: 'ca' | 'cert' | 'key',
@@ -118,90 +143,33 @@ export const CONNECTION_OPTIONS: readonly ConnectionOption[] = [
     apply: (layer, value, label) => Object.assign(layer, parseHostPort(text(value), label)),
     toEnv: (settings) => hostText(settings.hostname),
   },
-  {
-    name: 'port',
-    flags: '--port <n>',
-    env: 'QTOOL_PORT',
-    description: 'broker port',
-    defaultText: '5672, 5671 with TLS',
-    group: 'connection',
-    kind: 'value',
-    sets: ['port'],
-    apply(layer, value, label) {
-      layer.port = parsePort(text(value), label);
-    },
-    toEnv: (settings) => String(settings.port),
-  },
-  {
-    name: 'vhost',
-    flags: '--vhost <name>',
-    env: 'QTOOL_VHOST',
-    description: 'virtual host (in a class lab, often your user name)',
-    defaultText: '/',
-    group: 'connection',
-    kind: 'value',
-    sets: ['vhost'],
-    apply(layer, value, label) {
-      layer.vhost = parseAmqpName(text(value), label);
-    },
-    toEnv: (settings) => settings.vhost,
-  },
-  {
-    name: 'username',
-    flags: '--username <name>',
-    env: 'QTOOL_USERNAME',
-    description: 'user name',
-    defaultText: 'guest',
-    group: 'connection',
-    kind: 'value',
-    sets: ['username'],
-    apply(layer, value, label) {
-      layer.username = parseAmqpName(text(value), label);
-    },
-    toEnv: (settings) => settings.username,
-  },
-  {
-    name: 'password',
-    flags: '--password <pw>',
-    env: 'QTOOL_PASSWORD',
-    description: 'password; other users can read command lines, so prefer the variable or a profile',
-    defaultText: 'guest',
-    group: 'connection',
-    kind: 'value',
-    sets: ['password'],
-    apply(layer, value) {
-      layer.password = text(value);
-    },
-    toEnv: (settings) => settings.password,
-  },
-  {
-    name: 'heartbeat',
-    flags: '--heartbeat <seconds>',
-    env: 'QTOOL_HEARTBEAT',
-    description: 'heartbeat interval in seconds, 0 for none',
-    defaultText: 'what the broker proposes, usually 60',
-    group: 'connection',
-    kind: 'value',
-    sets: ['heartbeat'],
-    apply(layer, value, label) {
-      layer.heartbeat = parseHeartbeat(text(value), label);
-    },
-    toEnv: (settings) => (settings.heartbeat === undefined ? '' : String(settings.heartbeat)),
-  },
-  {
-    name: 'queue',
-    flags: '--queue <name>',
-    env: 'QTOOL_QUEUE',
-    description: 'queue name',
-    defaultText: 'hello',
-    group: 'connection',
-    kind: 'value',
-    sets: ['queue'],
-    apply(layer, value, label) {
-      layer.queue = parseQueueName(text(value), label);
-    },
-    toEnv: (settings) => settings.queue,
-  },
+  oneSetting('port', '--port <n>', 'QTOOL_PORT', 'broker port', '5672, 5671 with TLS', parsePort),
+  oneSetting(
+    'vhost',
+    '--vhost <name>',
+    'QTOOL_VHOST',
+    'virtual host (in a class lab, often your user name)',
+    '/',
+    parseAmqpName,
+  ),
+  oneSetting('username', '--username <name>', 'QTOOL_USERNAME', 'user name', 'guest', parseAmqpName),
+  oneSetting(
+    'password',
+    '--password <pw>',
+    'QTOOL_PASSWORD',
+    'password; other users can read command lines, so prefer the variable or a profile',
+    'guest',
+    (value) => value,
+  ),
+  oneSetting(
+    'heartbeat',
+    '--heartbeat <seconds>',
+    'QTOOL_HEARTBEAT',
+    'heartbeat interval in seconds, 0 for none',
+    'what the broker proposes, usually 60',
+    parseHeartbeat,
+  ),
+  oneSetting('queue', '--queue <name>', 'QTOOL_QUEUE', 'queue name', 'hello', parseQueueName),
   {
     name: 'tls',
     flags: '--tls',
