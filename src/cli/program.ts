@@ -32,6 +32,10 @@ export function buildProgram(io: CommandIo, result: ProgramResult): Command {
     });
 
   addHiddenConnectionOptions(program).option('--verbose', 'show stack traces of errors');
+  program.addHelpText(
+    'after',
+    '\nConnection options (--host, --vhost, --username, --queue, --profile, TLS) are listed in the help of\neach command that connects, e.g. `qtool send --help`; they work before or after the command.',
+  );
 
   const settings = (command: Command, forLogin = false) =>
     resolveSettings({
