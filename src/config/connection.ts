@@ -94,6 +94,7 @@ export function resolveConnection(
       sources[key] = source;
     }
   }
+  refuseSilentDowngrade(layers, settings, sources, profile?.name);
   // amqps without an explicit port means the TLS port, as every AMQP client does.
   if (sources.port === 'default' && settings.protocol === 'amqps') settings.port = TLS_PORT;
   checkTlsSettings(settings, sources);
@@ -110,6 +111,30 @@ function layerFrom(raw: ConnectionFlags, label: (option: string) => string): Set
     option.apply(layer, value, label(option.name));
   }
   return layer;
+}
+
+/**
+ * A profile that asks for TLS keeps it unless the command line itself says otherwise: an inherited
+ * AMQP_URL (set for some other tool) would otherwise turn TLS off and send the profile's password
+ * in clear text, perhaps to another host.
+ */
+function refuseSilentDowngrade(
+  layers: readonly [SettingSource, SettingsLayer][],
+  settings: ConnectionSettings,
+  sources: Record<SettingName, SettingSource>,
+  profileName: string | undefined,
+): void {
+  if (settings.protocol !== 'amqp' || sources.protocol !== 'env') return;
+  const profileLayer = layers.find(([source]) => source === 'profile')?.[1];
+  if (profileLayer?.protocol !== 'amqps') return;
+  // Only the environment can sit between a profile and the command line.
+  const variables = optionsSetting('protocol')
+    .map((option) => option.env)
+    .join(' or ');
+  throw new UsageError(
+    `the environment (${variables}) asks for plain amqp, but profile '${profileName}' asks for TLS; qtool will not turn TLS off unasked`,
+    `Unset ${variables}, or say it on the command line (--url amqp://... for plain, --tls to keep TLS).`,
+  );
 }
 
 function envName(option: string): string {

@@ -169,4 +169,17 @@ describe('bad connection values', () => {
       /QTOOL_TLS: 'maybe' is neither on nor off/,
     );
   });
+
+  it("refuses an inherited AMQP_URL that would turn a TLS profile's connection into plain amqp", () => {
+    const profile = { name: 'lab', flags: { host: 'lab.example.org', password: 'Lab-Pw-1', tls: true } };
+    expect(() => resolveConnection({}, { AMQP_URL: 'amqp://localhost:5698' }, profile)).toThrow(
+      /the environment \(QTOOL_TLS or AMQP_URL\) asks for plain amqp, but profile 'lab' asks for TLS/,
+    );
+    // Said on the command line, it is the user's choice; an amqps URL keeps TLS anyway.
+    expect(resolveConnection({ url: 'amqp://localhost:5698' }, {}, profile).settings.protocol).toBe('amqp');
+    expect(resolveConnection({}, { AMQP_URL: 'amqps://localhost' }, profile).settings.protocol).toBe('amqps');
+    expect(
+      resolveConnection({ tls: true }, { AMQP_URL: 'amqp://localhost' }, profile).settings.protocol,
+    ).toBe('amqps');
+  });
 });
