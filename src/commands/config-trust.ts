@@ -1,13 +1,14 @@
 import { readFile } from 'node:fs/promises';
-import { readConfigFile } from '../config/profiles.js';
+import { parseConfigText, type Profile } from '../config/profiles.js';
+import { parseAmqpUrl } from '../config/values.js';
 import { trustFile, untrustFile } from '../config/trust.js';
 import { QtoolError } from '../errors.js';
 import { type CommandIo, writeLine } from './io.js';
 
 /**
- * `qtool config trust`: lets qtool read the current folder's qtool.config.json, after showing
- * what it would do: which profiles it defines and where they point. The file is trusted with its
- * present content only; any later change needs trusting again.
+ * `qtool config trust`: lets qtool read the current folder's qtool.config.json, and shows what
+ * that means: which profiles it defines and where they would send the password. The file is
+ * trusted with its present content only; any later change needs trusting again.
  */
 export async function runConfigTrust(file: string, storePath: string, io: CommandIo): Promise<number> {
   let content: Buffer;
@@ -21,12 +22,12 @@ export async function runConfigTrust(file: string, storePath: string, io: Comman
     }
     throw new QtoolError(`cannot read ${file}: ${(error as Error).message}`);
   }
-  // Validates it too: a broken file is refused now rather than on every later command.
-  const config = await readConfigFile(file);
+  // Validates exactly these bytes: a broken file is refused now rather than on every later command.
+  const config = parseConfigText(content.toString('utf8'), file);
   await trustFile(storePath, file, content);
   writeLine(io.stderr, `Trusted ${file} as it is now; a change to it needs \`qtool config trust\` again.`);
   for (const [name, profile] of Object.entries(config?.profiles ?? {})) {
-    const target = profile.url === undefined ? (profile.host ?? 'localhost') : 'a URL';
+    const target = profileTarget(profile);
     const fields = Object.keys(profile).join(', ');
     writeLine(io.stderr, `  profile '${name}': ${fields || 'no settings'} (host: ${target})`);
   }
@@ -38,4 +39,20 @@ export async function runConfigUntrust(file: string, storePath: string, io: Comm
   const was = await untrustFile(storePath, file);
   writeLine(io.stderr, was ? `No longer trusting ${file}.` : `${file} was not trusted; nothing changed.`);
   return 0;
+}
+
+/** Where a profile would send the password: host and whether TLS, from its URL or its fields. */
+function profileTarget(profile: Profile): string {
+  let host = profile.host === undefined ? undefined : String(profile.host);
+  let tls = profile.tls === true || String(profile.tls) === 'true';
+  if (profile.url !== undefined) {
+    try {
+      const parts = parseAmqpUrl(String(profile.url), 'url');
+      host ??= parts.hostname;
+      tls ||= parts.protocol === 'amqps';
+    } catch {
+      return 'an unreadable URL';
+    }
+  }
+  return `${host ?? 'localhost'}${tls ? ', TLS' : ', plain AMQP'}${profile.insecure === true ? ' without verifying the certificate' : ''}`;
 }

@@ -58,6 +58,11 @@ export async function readConfigFile(path: string): Promise<ConfigFile | null> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw new QtoolError(`cannot read ${path}: ${(error as Error).message}`);
   }
+  return parseConfigText(text, path);
+}
+
+/** A config file's text, parsed and checked; `path` names it in errors. */
+export function parseConfigText(text: string, path: string): ConfigFile {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -67,6 +72,12 @@ export async function readConfigFile(path: string): Promise<ConfigFile | null> {
     });
   }
   return validateConfig(parsed, path);
+}
+
+/** A config file already read (the folder's, exactly the bytes that were trusted). */
+export interface LoadedConfig {
+  path: string;
+  config: ConfigFile;
 }
 
 /** Checks the shape, collecting every problem rather than stopping at the first. */
@@ -142,14 +153,15 @@ export function profileNameProblem(name: string): string | null {
  */
 export async function loadProfile(
   name: string | null | undefined,
-  files: readonly string[],
+  files: readonly (string | LoadedConfig)[],
 ): Promise<SelectedProfile | null> {
   if (name === null) return null;
   const found: { path: string; profile: Profile }[] = [];
   const known = new Set<string>();
   const wanted = name ?? DEFAULT_PROFILE;
-  for (const path of files) {
-    const config = await readConfigFile(path);
+  for (const file of files) {
+    const path = typeof file === 'string' ? file : file.path;
+    const config = typeof file === 'string' ? await readConfigFile(file) : file.config;
     for (const profileName of Object.keys(config?.profiles ?? {})) known.add(profileName);
     const profile = config?.profiles?.[wanted];
     if (profile !== undefined) found.push({ path, profile });

@@ -7,6 +7,7 @@ import {
 } from './connection.js';
 import {
   loadProfile,
+  parseConfigText,
   localConfigPath,
   requestedProfile,
   type SelectedProfile,
@@ -51,7 +52,7 @@ export async function resolveSettings(input: SettingsInput): Promise<ResolvedSet
   }
   const userFile = userConfigPath(env);
   const localFile = localConfigPath(input.cwd);
-  const trust = await localFileTrust(trustStorePath(userFile), localFile);
+  const { trust, content } = await localFileTrust(trustStorePath(userFile), localFile);
   if (trust === 'untrusted' || trust === 'changed') {
     input.notice?.(
       `qtool: ignoring ${localFile}: ${trust === 'changed' ? 'it changed since you trusted it' : 'not trusted yet'}; ` +
@@ -59,7 +60,10 @@ export async function resolveSettings(input: SettingsInput): Promise<ResolvedSet
     );
   }
   const name = requestedProfile(input.flags.profile, env);
-  const files = trust === 'trusted' ? [userFile, localFile] : [userFile];
+  const files =
+    trust === 'trusted' && content !== null
+      ? [userFile, { path: localFile, config: parseConfigText(content.toString('utf8'), localFile) }]
+      : [userFile];
   const profile = await loadProfile(name, files).catch((error: unknown) => {
     if (input.forLogin && error instanceof UsageError) return null; // login creates it
     throw error;

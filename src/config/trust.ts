@@ -56,18 +56,24 @@ async function writeStore(storePath: string, store: TrustStore): Promise<void> {
 /** What is known of a folder's config file. */
 export type LocalFileTrust = 'absent' | 'trusted' | 'untrusted' | 'changed';
 
-/** Whether `file` may be read: trusted with exactly this content. */
-export async function localFileTrust(storePath: string, file: string): Promise<LocalFileTrust> {
+/**
+ * Whether `file` may be read: trusted with exactly this content. The content comes back too, so
+ * what is used is exactly what was checked, not the file read again after someone changed it.
+ */
+export async function localFileTrust(
+  storePath: string,
+  file: string,
+): Promise<{ trust: LocalFileTrust; content: Buffer | null }> {
   let content: Buffer;
   try {
     content = await readFile(file);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'absent';
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { trust: 'absent', content: null };
     throw new QtoolError(`cannot read ${file}: ${(error as Error).message}`);
   }
   const recorded = (await readStore(storePath)).trusted[file];
-  if (recorded === undefined) return 'untrusted';
-  return recorded === contentDigest(content) ? 'trusted' : 'changed';
+  if (recorded === undefined) return { trust: 'untrusted', content };
+  return { trust: recorded === contentDigest(content) ? 'trusted' : 'changed', content };
 }
 
 /** Trusts `file` with its current content. */

@@ -78,7 +78,7 @@ describe('a qtool.config.json in the current folder', () => {
       const trust = await runCli(['config', 'trust'], { env, cwd: project });
       expect(trust.exitCode).toBe(0);
       expect(trust.stderr).toMatch(/Trusted .*qtool\.config\.json/);
-      expect(trust.stderr).toMatch(/profile 'default': host, port \(host: 127\.0\.0\.1\)/);
+      expect(trust.stderr).toMatch(/profile 'default': host, port \(host: 127\.0\.0\.1, plain AMQP\)/);
 
       const trusted = await runCli(['send', '--queue', queue, 'hi'], {
         env,
