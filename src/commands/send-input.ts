@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { access, constants } from 'node:fs/promises';
+import { access, constants, stat } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
 
 const NEWLINE = 0x0a;
@@ -49,6 +49,9 @@ export async function checkSource(source: MessageSource): Promise<void> {
     await access(source.path, constants.R_OK);
   } catch {
     throw new UsageError(`cannot read --file ${source.path}: no such file, or no permission to read it`);
+  }
+  if ((await stat(source.path)).isDirectory()) {
+    throw new UsageError(`--file ${source.path} is a folder; give a file with one message per line`);
   }
 }
 

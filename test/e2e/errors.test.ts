@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { testBroker, uniqueName } from '../support/broker.js';
 import { runCli } from '../support/cli.js';
@@ -52,6 +53,12 @@ describe('usage errors exit 2 with a message, no stack trace', () => {
     const result = await runCli(['send', '--file', '/nonexistent/messages.txt'], { env });
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toMatch(/cannot read --file \/nonexistent\/messages.txt/);
+  });
+
+  it('refuses a folder given as --file as a usage error, not "EISDIR"', async () => {
+    const result = await runCli(['send', '--file', tmpdir()], { env });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain(`--file ${tmpdir()} is a folder`);
   });
 
   it('shows help with exit 0', async () => {
