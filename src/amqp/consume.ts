@@ -22,8 +22,11 @@ export interface Consumer {
   readonly stopped: Promise<ConsumerStop>;
   /** Acks one message; a no-op once the channel is closed (the broker requeued it already). */
   ack(message: ConsumeMessage): void;
-  /** Acks this message and every earlier unacked one on the channel (basic.ack multiple). */
-  ackUpTo(message: ConsumeMessage): void;
+  /**
+   * Acks this message and every earlier unacked one on the channel (basic.ack multiple). False
+   * when the channel was closed already: then nothing was sent, and the broker requeues them.
+   */
+  ackUpTo(message: ConsumeMessage): boolean;
   /** basic.nack with requeue: the broker redelivers it, usually to another consumer. */
   requeue(message: ConsumeMessage): void;
   /** Stops new deliveries; messages already delivered stay ours to ack. Waits a few seconds at most. */
@@ -63,17 +66,23 @@ export async function startConsumer(
   });
   // amqplib throws on a closed channel. An ack or nack that can no longer be sent changes nothing:
   // the broker has already put every unacknowledged message of that channel back in the queue.
-  const unlessClosed = (send: () => void) => {
-    if (!channelClosed && !closedByUs) send();
+  const unlessClosed = (send: () => void): boolean => {
+    if (channelClosed || closedByUs) return false;
+    send();
+    return true;
   };
 
   let consumerTag: string | undefined;
   const consumer: Consumer = {
     channel,
     stopped,
-    ack: (message) => unlessClosed(() => channel.ack(message)),
+    ack: (message) => {
+      unlessClosed(() => channel.ack(message));
+    },
     ackUpTo: (message) => unlessClosed(() => channel.ack(message, true)),
-    requeue: (message) => unlessClosed(() => channel.nack(message, false, true)),
+    requeue: (message) => {
+      unlessClosed(() => channel.nack(message, false, true));
+    },
     async cancel() {
       const tag = consumerTag;
       if (tag !== undefined)

@@ -1,14 +1,14 @@
+import { letPendingIoRun } from '../amqp/connect.js';
 import type { Consumer, ConsumeMessage, ConsumerStop } from '../amqp/consume.js';
 import { startConsumer } from '../amqp/consume.js';
-import type { Session } from '../amqp/session.js';
 import { type DurabilityRequest, ensureQueue } from '../amqp/queue.js';
 import { bodyForJson } from '../body.js';
 import { type ConnectionSettings, maskedUrl } from '../config/connection.js';
 import { QtoolError } from '../errors.js';
 import { plural } from '../output/format.js';
-import { consumerStopError } from './consumer-stop.js';
+import { explainConsumerStop } from './consumer-stop.js';
 import { type CommandIo, writeLine } from './io.js';
-import { LineWriter } from './line-writer.js';
+import { LineWriter, writesToPipe } from './line-writer.js';
 import { withSession } from './with-session.js';
 
 export interface ReceiveOptions {
@@ -40,7 +40,8 @@ const COUNT_PREFETCH_CAP = 500;
  * LineWriter), in one basic.ack (multiple) per written batch; when the output closes, whatever was
  * not written goes back to the queue. With auto-ack the broker forgets each message as it sends
  * it, so everything that arrives is printed, up to the cancel-ok, and what could not be written is
- * counted as lost.
+ * counted as lost. When the connection or the consumer ends first, manual acks print nothing more
+ * (the broker delivers it again), and either way stderr says what became of each message.
  */
 export async function runReceive(
   settings: ConnectionSettings,
@@ -66,6 +67,10 @@ export async function runReceive(
     let consumer: Consumer | undefined;
     /** Set the moment receive decides to stop; with manual acks nothing is printed after it. */
     let stopping = false;
+    /** Set when a second Ctrl-C stops at once: the account is taken, so no more acks. */
+    let acksStopped = false;
+    /** A pipe's reader may not read all that was handed to it (`| head -3`): say "handed", not "printed". */
+    const pipe = writesToPipe(io.stdout);
 
     let resolveFinished: (ending: Ending) => void = () => {};
     const finished = new Promise<Ending>((resolve) => {
@@ -87,29 +92,78 @@ export async function runReceive(
       io.stdout,
       (newest, writtenInAll) => {
         newestWritten = newest;
-        if (!manualAck || consumer === undefined) return;
+        if (!manualAck || consumer === undefined || acksStopped) return;
         const upTo = ackableUpTo(writtenInAll, options.count, prefetch);
         if (upTo <= acked) return;
         // Below writtenInAll, upTo is the last message acked at once, the rest are held back.
         const target = upTo === writtenInAll ? newest : newestAckable;
         if (target === undefined) return;
-        consumer.ackUpTo(target);
-        acked = upTo;
+        // A closed channel sends nothing: those messages go back to the queue, so they are not acked.
+        if (consumer.ackUpTo(target)) acked = upTo;
       },
       // `qtool receive | head -3`: when the reader goes away, stop rather than crash on EPIPE.
       () => finishWith({ kind: 'output-closed' }),
     );
 
+    const stopAtOnce = async () => {
+      if (acksStopped) return;
+      acksStopped = true;
+      output.abandon();
+      // amqplib sends the acks counted in `acked` on the next turn: let them reach the socket
+      // before exiting, or the account would call acked what the broker puts back in the queue.
+      await letPendingIoRun();
+      const account = stoppedAtOnceAccount(
+        manualAck,
+        delivered - output.written,
+        output.written - acked,
+        pipe,
+      );
+      if (account !== undefined) writeLine(io.stderr, account);
+      io.exitNow(130);
+    };
     // Ctrl-C is ours from the moment the banner invites it. Once stopping, another one (or the
     // first, when receive was already stopping on its own) means now, whatever is still unwritten.
     const stopListening = io.onInterrupt((count) => {
-      if (count > 1 || stopping) {
-        const account = stoppedAtOnceAccount(manualAck, delivered - output.written, output.written - acked);
-        if (account !== undefined) writeLine(io.stderr, account);
-        io.exitNow(130);
-      }
-      finishWith({ kind: 'interrupted' });
+      if (count > 1 || stopping) void stopAtOnce();
+      else finishWith({ kind: 'interrupted' });
     });
+
+    /**
+     * The connection or the consumer ended before receive did: with manual acks, drop the lines
+     * not written yet (the broker delivers those messages again, printing them would print them
+     * twice); with auto-ack, write them (the broker forgot them). Then say what became of each
+     * message, and return the error to end with.
+     */
+    const endEarly = async (stop: ConsumerStop | QtoolError): Promise<unknown> => {
+      stopping = true;
+      clearTimeout(idleTimer);
+      const explained =
+        stop instanceof QtoolError
+          ? { error: stop, queueDeleted: false }
+          : await explainConsumerStop(stop, session, settings.queue);
+      if (manualAck) {
+        output.abandon();
+        // The batch the stream holds already cannot be called back: give it a moment to land.
+        await settleOutput(output, () => {}, [delay(IN_FLIGHT_WAIT_MS)]);
+      } else {
+        await settleOutput(output, sayWaitingForOutput, []);
+      }
+      const account = endedEarlyAccount(manualAck, pipe, explained.queueDeleted, {
+        printedNotAcked: output.written - acked,
+        beingWritten: output.pending,
+        notWritten: delivered - output.written - output.pending,
+      });
+      if (account !== undefined) writeLine(io.stderr, account);
+      return explained.error;
+    };
+    const sayWaitingForOutput = () =>
+      writeLine(
+        io.stderr,
+        `Waiting for the output to take ${plural(output.pending, 'more line')}; Ctrl-C to stop at once (${
+          manualAck ? 'they go back to the queue' : 'auto-ack: they would be lost'
+        }).`,
+      );
+
     // Before consuming: deliveries can arrive in the same turn as the consume-ok.
     writeLine(
       io.stderr,
@@ -143,32 +197,44 @@ export async function runReceive(
       const outcome = await Promise.race([finished, started.stopped, session.lost]);
       stopping = true;
       clearTimeout(idleTimer);
-      if (outcome instanceof QtoolError) throw outcome;
-      if (outcome.kind === 'cancelled-by-broker' || outcome.kind === 'channel-closed') {
-        throw await consumerStopError(outcome, session, settings.queue);
+      if (
+        outcome instanceof QtoolError ||
+        outcome.kind === 'cancelled-by-broker' ||
+        outcome.kind === 'channel-closed'
+      ) {
+        throw await endEarly(outcome);
       }
       // Frames come in order: after the cancel-ok nothing more arrives for this consumer, so from
       // here `delivered` is final and every auto-ack message is in the output.
       await started.cancel();
-      const trouble = await settleOutput(output, started, session, () =>
-        writeLine(
-          io.stderr,
-          `Waiting for the output to take ${plural(output.pending, 'more line')}; Ctrl-C to stop at once (${
-            manualAck ? 'they go back to the queue' : 'auto-ack: they would be lost'
-          }).`,
-        ),
-      );
-      if (trouble instanceof QtoolError) throw trouble;
-      if (trouble !== undefined) throw await consumerStopError(trouble, session, settings.queue);
+      const trouble = await settleOutput<ConsumerStop | QtoolError>(output, sayWaitingForOutput, [
+        started.stopped,
+        session.lost,
+      ]);
+      if (trouble !== undefined) throw await endEarly(trouble);
       // The held-back acks, and any of the last batch: everything written is taken, nothing else.
       if (manualAck && newestWritten !== undefined && acked < output.written) {
-        started.ackUpTo(newestWritten);
+        if (!started.ackUpTo(newestWritten)) throw await endEarly(await started.stopped);
         acked = output.written;
       }
-      await started.close();
+      // Only the broker's CloseOk proves that the acks sent before it arrived.
+      if ((await started.close()) !== 'closed') {
+        await letPendingIoRun();
+        if (manualAck && acked > 0) writeLine(io.stderr, unconfirmedAcksAccount(acked, pipe));
+        throw session.isLost()
+          ? await session.lost
+          : new QtoolError('the broker did not confirm closing the channel of this consumer');
+      }
 
       if (output.error !== undefined) {
-        return reportOutputFailure(output.error, manualAck, output.written, delivered - output.written, io);
+        return reportOutputFailure(
+          output.error,
+          manualAck,
+          pipe,
+          output.written,
+          delivered - output.written,
+          io,
+        );
       }
       if (outcome.kind === 'idle') {
         writeLine(
@@ -189,22 +255,81 @@ export async function runReceive(
 /** How long the end of a run waits on a slow output before saying so. */
 const SLOW_OUTPUT_NOTICE_MS = 1000;
 
+/** How long an early end waits for the batch the output holds to be written, before counting it as unsure. */
+const IN_FLIGHT_WAIT_MS = 1000;
+
+const delay = (ms: number) =>
+  new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms).unref());
+
 /**
- * Waits until every line given to the output was written or failed, or the consumer or the
- * connection ended first (then that is returned). Says so on stderr when the output is slow.
+ * Waits until every line given to the output was written, failed or dropped, or until one of
+ * `unless` settles first (then its value is returned). Says so on stderr when the output is slow.
  */
-async function settleOutput(
+async function settleOutput<T>(
   output: LineWriter<ConsumeMessage>,
-  consumer: Consumer,
-  session: Session,
   sayWaiting: () => void,
-): Promise<ConsumerStop | QtoolError | undefined> {
+  unless: Promise<T>[],
+): Promise<T | undefined> {
   const notice = setTimeout(sayWaiting, SLOW_OUTPUT_NOTICE_MS);
   try {
-    return await Promise.race([output.settled().then(() => undefined), consumer.stopped, session.lost]);
+    return await Promise.race([output.settled().then(() => undefined), ...unless]);
   } finally {
     clearTimeout(notice);
   }
+}
+
+/** How a count of lines given to the output is told: a pipe's reader may stop before reading them. */
+function handedOver(count: number, pipe: boolean): string {
+  return `${plural(count, 'message')} ${
+    pipe ? 'handed to the output (a reader that stops early may not have read them all)' : 'printed'
+  }`;
+}
+
+const goOrGoes = (count: number) => (count === 1 ? 'goes' : 'go');
+
+/**
+ * What an early end (connection lost, consumer or channel ended) leaves behind, or undefined when
+ * nothing is. With manual acks every message not acked goes back to the queue (unless it was
+ * deleted); the ones already printed will come again. With auto-ack what was not written is lost.
+ */
+export function endedEarlyAccount(
+  manualAck: boolean,
+  pipe: boolean,
+  queueDeleted: boolean,
+  counts: { printedNotAcked: number; beingWritten: number; notWritten: number },
+): string | undefined {
+  const { printedNotAcked, beingWritten, notWritten } = counts;
+  if (!manualAck) {
+    const lost = notWritten + beingWritten;
+    return lost > 0
+      ? `Ended early: ${plural(lost, 'message')} handed over but not written ${lost === 1 ? 'is' : 'are'} lost (auto-ack).`
+      : undefined;
+  }
+  const back = (count: number) =>
+    queueDeleted
+      ? `${count === 1 ? 'is' : 'are'} lost with the deleted queue`
+      : `${goOrGoes(count)} back to the queue`;
+  const parts = [
+    ...(printedNotAcked > 0
+      ? [
+          `${plural(printedNotAcked, 'message')} ${pipe ? 'handed to the output' : 'printed'} but not acked ${back(printedNotAcked)}${
+            queueDeleted ? '' : ' and will be redelivered'
+          }`,
+        ]
+      : []),
+    ...(beingWritten > 0
+      ? [
+          `${plural(beingWritten, 'message')} still being written (they may reach the output too) ${back(beingWritten)}`,
+        ]
+      : []),
+    ...(notWritten > 0 ? [`${plural(notWritten, 'message')} not written ${back(notWritten)}`] : []),
+  ];
+  return parts.length === 0 ? undefined : `Ended early: ${parts.join('; ')}.`;
+}
+
+/** The broker did not confirm the channel's close: the last acks may not have reached it. */
+function unconfirmedAcksAccount(acked: number, pipe: boolean): string {
+  return `The broker did not confirm the end of this consumer: of ${handedOver(acked, pipe)} and acked, any whose ack did not reach it go back to the queue and will be redelivered.`;
 }
 
 /**
@@ -214,15 +339,16 @@ async function settleOutput(
 function reportOutputFailure(
   error: Error,
   manualAck: boolean,
+  pipe: boolean,
   written: number,
   notWritten: number,
   io: CommandIo,
 ): number {
   const account = manualAck
-    ? `${plural(written, 'message')} printed and acked, ${notWritten.toLocaleString('en-US')} not written ${
+    ? `${handedOver(written, pipe)} and acked, ${notWritten.toLocaleString('en-US')} not written ${
         notWritten === 1 ? 'was' : 'were'
       } returned to the queue`
-    : `${plural(written, 'message')} printed, ${notWritten.toLocaleString('en-US')} not written ${
+    : `${handedOver(written, pipe)}, ${notWritten.toLocaleString('en-US')} not written ${
         notWritten === 1 ? 'was' : 'were'
       } lost (auto-ack: the broker had already handed them over)`;
   const code = (error as NodeJS.ErrnoException).code;
@@ -238,6 +364,7 @@ function stoppedAtOnceAccount(
   manualAck: boolean,
   notWritten: number,
   printedNotAcked: number,
+  pipe: boolean,
 ): string | undefined {
   if (!manualAck) {
     return notWritten > 0
@@ -246,7 +373,11 @@ function stoppedAtOnceAccount(
   }
   const parts = [
     ...(notWritten > 0 ? [`${plural(notWritten, 'message')} not written`] : []),
-    ...(printedNotAcked > 0 ? [`${plural(printedNotAcked, 'message')} printed but not yet acked`] : []),
+    ...(printedNotAcked > 0
+      ? [
+          `${plural(printedNotAcked, 'message')} ${pipe ? 'handed to the output' : 'printed'} but not yet acked`,
+        ]
+      : []),
   ];
   return parts.length === 0 ? undefined : `Stopped at once: ${parts.join(' and ')} go back to the queue.`;
 }

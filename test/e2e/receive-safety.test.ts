@@ -1,5 +1,13 @@
 import { type ChildProcess, execFileSync, spawn, type StdioOptions } from 'node:child_process';
-import { closeSync, constants, existsSync, openSync, readFileSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  createReadStream,
+  existsSync,
+  openSync,
+  readFileSync,
+  statSync,
+} from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -106,12 +114,15 @@ async function receiveIntoStalledHead(queue: string, args: string[]) {
   return { code, stderr: pipeline.stderr() };
 }
 
-/** The account receive gives when its output closed: [printed, not written]. */
+/**
+ * The account receive gives when its output (a pipe) closed: [handed to the output, not written].
+ * "Handed", never "printed": `head` throws away what it did not read of the pipe's buffer.
+ */
 function outputClosedAccount(stderr: string, fate: 'returned to the queue' | 'lost'): [number, number] {
   const pattern = new RegExp(
-    `output closed: ([\\d,]+) messages? printed${fate === 'lost' ? '' : ' and acked'}, ([\\d,]+) not written (?:was|were) ${
-      fate === 'lost' ? 'lost \\(auto-ack' : 'returned to the queue'
-    }`,
+    `output closed: ([\\d,]+) messages? handed to the output \\(a reader that stops early may not have read them all\\)${
+      fate === 'lost' ? '' : ' and acked'
+    }, ([\\d,]+) not written (?:was|were) ${fate === 'lost' ? 'lost \\(auto-ack' : 'returned to the queue'}`,
   );
   const match = pattern.exec(stderr);
   if (match === null) throw new Error(`no account of the closed output in:\n${stderr}`);
@@ -252,6 +263,115 @@ describe('qtool receive stopping while its output is stuck', () => {
     );
     // What the pipe buffer took: at most 64 lines of 1 KiB.
     expect(total - notWritten).toBeLessThanOrEqual(64);
+  });
+});
+
+/** Closes every connection the broker knows as `qtool receive` (only this file's receive runs then). */
+async function closeReceiveConnections(): Promise<number> {
+  const listing = await broker.ctl([
+    'list_connections',
+    '--quiet',
+    '--no-table-headers',
+    'pid',
+    'client_properties',
+  ]);
+  const pids = listing
+    .split('\n')
+    .filter((line) => line.includes('"qtool receive"'))
+    .map((line) => line.split('\t')[0] ?? '');
+  for (const pid of pids) await broker.ctl(['close_connection', pid, 'test kill']);
+  return pids.length;
+}
+
+/** The count before "messages? PATTERN" in stderr (thousands separators allowed); 0 when absent. */
+function counted(stderr: string, pattern: string): number {
+  const match = new RegExp(`([\\d,]+) messages? ${pattern}`).exec(stderr);
+  return match === null ? 0 : Number(match[1]?.replace(/,/g, ''));
+}
+
+describe.skipIf(!broker.hasCtl)('qtool receive when the broker closes its connection mid-run', () => {
+  it('--count prints nothing that goes back to the queue, says what does, and exits 1', async () => {
+    const queue = uniqueName('conn-lost');
+    const total = await seed(
+      queue,
+      (function* () {
+        for (let n = 1; n <= 100; n += 1) yield `${n} `.padEnd(20 * 1024, 'x');
+      })(),
+    );
+    // stdout is a named pipe nobody reads yet: it takes 64 KiB (3 lines), the rest waits in qtool.
+    const fifo = join(folder, `${queue}.fifo`);
+    execFileSync('mkfifo', [fifo]);
+    const idleReader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const writer = openSync(fifo, 'w');
+    const receiver = start(
+      process.execPath,
+      [QTOOL_BIN, 'receive', '--queue', queue, '--count', '100'],
+      ['ignore', writer, 'pipe'],
+    );
+    closeSync(writer);
+    let lines = 0;
+    try {
+      await eventually(() => /Waiting for messages/.test(receiver.stderr()), 'the banner');
+      await eventually(async () => (await ready(queue)) === 0, 'all 100 delivered');
+      expect(await closeReceiveConnections()).toBe(1);
+      await eventually(() => /Ended early/.test(receiver.stderr()), 'the account', 20_000);
+      // Only now read the pipe: everything qtool still writes after the account arrives here.
+      const reading = new Promise<number>((resolve, reject) => {
+        let newlines = 0;
+        createReadStream(fifo)
+          .on('data', (chunk) => {
+            for (const byte of chunk as Buffer) if (byte === 0x0a) newlines += 1;
+          })
+          .on('end', () => resolve(newlines))
+          .on('error', reject);
+      });
+      expect(await receiver.finished(30_000), receiver.stderr()).toBe(1);
+      lines = await reading;
+    } finally {
+      receiver.killGroup();
+      closeSync(idleReader);
+    }
+    const stderr = receiver.stderr();
+    expect(stderr).toMatch(/qtool: the broker closed the connection: .*test kill/);
+    const printedNotAcked = counted(
+      stderr,
+      'handed to the output but not acked go(?:es)? back to the queue and will be redelivered',
+    );
+    const beingWritten = counted(
+      stderr,
+      'still being written \\(they may reach the output too\\) go(?:es)? back to the queue',
+    );
+    const notWritten = counted(stderr, 'not written go(?:es)? back to the queue');
+    expect(printedNotAcked + beingWritten + notWritten, stderr).toBe(total);
+    // The reader got what the account says was handed over, and nothing that was dropped.
+    expect(lines).toBeGreaterThanOrEqual(printedNotAcked);
+    expect(lines).toBeLessThanOrEqual(printedNotAcked + beingWritten);
+    expect(notWritten).toBeGreaterThan(0);
+    await eventually(async () => (await ready(queue)) === total, `all ${total} back in the queue`);
+  });
+
+  it('auto-ack still writes every message it was handed, and says nothing was lost', async () => {
+    const queue = uniqueName('conn-lost-autoack');
+    const total = await seed(queue, numbers(50));
+    const receiver = start(
+      process.execPath,
+      [QTOOL_BIN, 'receive', '--queue', queue],
+      ['ignore', 'pipe', 'pipe'],
+    );
+    let stdout = '';
+    receiver.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    try {
+      await eventually(() => stdout.split('\n').length > total, 'every message printed');
+      expect(await closeReceiveConnections()).toBe(1);
+      expect(await receiver.finished(30_000), receiver.stderr()).toBe(1);
+    } finally {
+      receiver.killGroup();
+    }
+    expect(receiver.stderr()).toMatch(/qtool: the broker closed the connection/);
+    expect(receiver.stderr()).not.toMatch(/Ended early/);
+    expect(stdout.split('\n').filter((line) => line !== '')).toHaveLength(total);
   });
 });
 

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LineWriter } from '../../src/commands/line-writer.js';
-import { ackableUpTo, receivePrefetch } from '../../src/commands/receive.js';
+import { ackableUpTo, endedEarlyAccount, receivePrefetch } from '../../src/commands/receive.js';
 
 /**
  * A broker with a per-consumer prefetch window, driven by receive's ack rule: it delivers while
@@ -149,5 +149,81 @@ describe('LineWriter', () => {
     pending.shift()?.done();
     await nextTurn();
     expect(settled).toBe(true);
+  });
+
+  it('hands the stream one batch at a time, so lines it has not taken can still be dropped', async () => {
+    const { stream, pending } = heldStream();
+    const reports: [number, number][] = [];
+    const writer = new LineWriter<number>(
+      stream,
+      (newest, inAll) => reports.push([newest, inAll]),
+      () => {},
+    );
+    writer.write('one', 1);
+    await nextTurn();
+    writer.write('two', 2);
+    writer.write('three', 3);
+    await nextTurn();
+    // The stream holds only the first batch; the other two wait in the writer.
+    expect(pending.map((write) => write.text)).toEqual(['one\n']);
+    expect(writer.abandon()).toBe(2);
+    writer.write('four', 4);
+    expect(writer.pending).toBe(1);
+    const settled = writer.settled();
+    pending.shift()?.done();
+    await settled;
+    expect(pending).toHaveLength(0);
+    expect(reports).toEqual([[1, 1]]);
+    expect([writer.given, writer.written, writer.pending]).toEqual([4, 1, 0]);
+  });
+
+  it('caps a batch near 64 KiB, and writes the next as soon as the stream took the last', async () => {
+    const { stream, pending } = heldStream();
+    const writer = new LineWriter<number>(
+      stream,
+      () => {},
+      () => {},
+    );
+    const line = 'x'.repeat(20 * 1024 - 1);
+    for (let n = 1; n <= 5; n += 1) writer.write(line, n);
+    await nextTurn();
+    expect(pending.map((write) => write.text.length)).toEqual([3 * 20 * 1024]);
+    pending.shift()?.done();
+    await nextTurn();
+    expect(pending.map((write) => write.text.length)).toEqual([2 * 20 * 1024]);
+    expect(writer.written).toBe(3);
+  });
+});
+
+describe('what receive says when the connection or consumer ends first (endedEarlyAccount)', () => {
+  it('with manual acks: printed ones come again, the rest go back, and a pipe is "handed", not "printed"', () => {
+    expect(
+      endedEarlyAccount(true, true, false, { printedNotAcked: 2, beingWritten: 3, notWritten: 95 }),
+    ).toBe(
+      'Ended early: 2 messages handed to the output but not acked go back to the queue and will be redelivered; ' +
+        '3 messages still being written (they may reach the output too) go back to the queue; ' +
+        '95 messages not written go back to the queue.',
+    );
+    expect(
+      endedEarlyAccount(true, false, false, { printedNotAcked: 1, beingWritten: 0, notWritten: 0 }),
+    ).toBe('Ended early: 1 message printed but not acked goes back to the queue and will be redelivered.');
+    expect(
+      endedEarlyAccount(true, false, false, { printedNotAcked: 0, beingWritten: 0, notWritten: 0 }),
+    ).toBe(undefined);
+  });
+
+  it('says nothing goes back to a queue that was deleted', () => {
+    expect(endedEarlyAccount(true, false, true, { printedNotAcked: 0, beingWritten: 0, notWritten: 4 })).toBe(
+      'Ended early: 4 messages not written are lost with the deleted queue.',
+    );
+  });
+
+  it('with auto-ack: what was handed over and not written is lost', () => {
+    expect(
+      endedEarlyAccount(false, true, false, { printedNotAcked: 0, beingWritten: 2, notWritten: 5 }),
+    ).toBe('Ended early: 7 messages handed over but not written are lost (auto-ack).');
+    expect(
+      endedEarlyAccount(false, true, false, { printedNotAcked: 0, beingWritten: 0, notWritten: 0 }),
+    ).toBe(undefined);
   });
 });
