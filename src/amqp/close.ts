@@ -62,19 +62,16 @@ export function closeConnection(
 /**
  * Sends one request on a channel (e.g. basic.cancel) and waits for its reply, for the channel to
  * end, or for the time-out, whichever comes first; on a time-out the connection is dropped.
- * The request's own failure counts as an answer: callers only need it not to hang.
+ * `closed` means the broker replied; the request's own failure settles it as `ended`.
  */
-export async function requestBounded(
+export function requestBounded(
   channel: Channel,
   what: string,
   request: () => Promise<unknown>,
   timeoutMs = BROKER_REPLY_TIMEOUT_MS,
-): Promise<void> {
-  await settleBounded(
-    channel,
-    () => request().catch(() => {}),
-    timeoutMs,
-    () => dropConnection(connectionOf(channel), new NoReplyError(what, timeoutMs)),
+): Promise<CloseOutcome> {
+  return settleBounded(channel, request, timeoutMs, () =>
+    dropConnection(connectionOf(channel), new NoReplyError(what, timeoutMs)),
   );
 }
 

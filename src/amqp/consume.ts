@@ -29,8 +29,11 @@ export interface Consumer {
   ackUpTo(message: ConsumeMessage): boolean;
   /** basic.nack with requeue: the broker redelivers it, usually to another consumer. */
   requeue(message: ConsumeMessage): void;
-  /** Stops new deliveries; messages already delivered stay ours to ack. Waits a few seconds at most. */
-  cancel(): Promise<void>;
+  /**
+   * Stops new deliveries; messages already delivered stay ours to ack. Waits a few seconds at
+   * most; only `closed` (the broker's CancelOk) proves every delivery before it has arrived.
+   */
+  cancel(): Promise<CloseOutcome>;
   /**
    * Closes the channel: anything unacknowledged goes back to the queue. Waits a few seconds at
    * most; only `closed` (the broker's CloseOk) proves that the acks sent before reached it.
@@ -85,8 +88,8 @@ export async function startConsumer(
     },
     async cancel() {
       const tag = consumerTag;
-      if (tag !== undefined)
-        await requestBounded(channel, 'cancelling a consumer', () => channel.cancel(tag));
+      if (tag === undefined) return 'closed';
+      return requestBounded(channel, 'cancelling a consumer', () => channel.cancel(tag));
     },
     close() {
       closedByUs = true;

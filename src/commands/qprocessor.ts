@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { sleep } from '../worker/long-sleep.js';
 import { letPendingIoRun, negotiatedHeartbeat } from '../amqp/connect.js';
-import { type ConsumeMessage, type ConsumerStop, startConsumer } from '../amqp/consume.js';
+import { type CloseOutcome, type ConsumeMessage, type ConsumerStop, startConsumer } from '../amqp/consume.js';
 import { isBrokerShutdown } from '../amqp/explain.js';
 import {
   type DurabilityRequest,
@@ -18,6 +18,7 @@ import { type ConnectionEnd, type HeldMessages, heldMessagesFate } from '../work
 import {
   type AckMode,
   countAbandoned,
+  countLoss,
   decide,
   emptyTally,
   finishesWorkInHand,
@@ -99,6 +100,12 @@ export async function runQprocessor(
     );
 
     let stopping = false;
+    /**
+     * The cancel sent on Ctrl-C. Deliveries keep arriving (and landing in `inbox`) until the broker
+     * confirms it, and amqplib drops every frame but CloseOk once a channel is closing: closing
+     * before the confirmation would throw away auto-ack messages the broker has already removed.
+     */
+    let cancelled: Promise<CloseOutcome> | undefined;
     const stopListening = io.onInterrupt((count) => {
       if (count > 1) {
         report.notice('second interrupt: exiting at once');
@@ -107,7 +114,7 @@ export async function runQprocessor(
       if (stopping) return;
       stopping = true;
       report.notice('stopping: finishing the message in hand (Ctrl-C again to quit at once)');
-      void consumer.cancel();
+      cancelled = consumer.cancel();
       wake();
     });
 
@@ -157,6 +164,8 @@ export async function runQprocessor(
 
     /** The message being worked on, or abandoned when a failure stopped the worker. */
     let inHand: ConsumeMessage | null = null;
+    /** Kept unacknowledged on purpose (--on-lose hang) until the channel closes. */
+    const hung: ConsumeMessage[] = [];
     /** How long the abandoned message's --block work kept the event loop busy. */
     let blockedMs = 0;
     try {
@@ -179,11 +188,12 @@ export async function runQprocessor(
 
         const decision = decide(deliveries, message.content, policy);
         if (decision.action === 'lose') {
-          tally.lost += 1;
+          countLoss(tally, decision.outcome);
           report.lost(delivery, deliveries, decision.outcome);
           if (decision.outcome === 'requeue') {
             consumer.requeue(message);
-            tally.requeued += 1;
+          } else if (decision.outcome === 'hang') {
+            hung.push(message);
           } else if (decision.outcome === 'crash') {
             // A dying worker has already sent the acks of the work it finished.
             await letPendingIoRun();
@@ -227,10 +237,7 @@ export async function runQprocessor(
     if (failure !== undefined) {
       report.tally(tally, unstartedLoss(policy.ackMode, failure.stop, inbox.length));
       if (!session.isLost()) throw failure.error;
-      const held: HeldMessages = {
-        inHand: inHand === null ? null : { persistent: isPersistent(inHand) },
-        waiting: inbox.map((message) => ({ persistent: isPersistent(message) })),
-      };
+      const held = heldMessages(inHand, hung, inbox);
       const fate = (end: ConnectionEnd) => heldMessagesFate(policy.ackMode, held, durability, end);
       const starved = heartbeatStarvation(blockedMs, heartbeat, failure.error, fate('broker-up'));
       throw (
@@ -238,8 +245,20 @@ export async function runQprocessor(
         withHint(failure.error, fate(isBrokerShutdown(failure.error) ? 'broker-shutdown' : 'unknown'))
       );
     }
+    // Only after the cancel-ok has every delivery this consumer will get arrived in `inbox`.
+    const cancelOutcome: CloseOutcome = cancelled === undefined ? 'closed' : await cancelled;
     const closed = await consumer.close();
-    report.tally(tally, policy.ackMode === 'auto' ? { count: inbox.length, reason: 'auto-ack' } : null);
+    report.tally(
+      tally,
+      policy.ackMode === 'auto'
+        ? { count: inbox.length, reason: 'auto-ack', mayBeIncomplete: cancelOutcome !== 'closed' }
+        : null,
+    );
+    if (policy.ackMode === 'manual' && closed === 'closed') {
+      // The broker confirmed the close, so it has taken back every message left unacknowledged.
+      const fate = heldMessagesFate('manual', heldMessages(null, hung, inbox), durability, 'broker-up');
+      if (fate !== undefined) report.notice(fate);
+    }
     if (closed !== 'closed' && session.isLost() && policy.ackMode === 'manual') {
       // Only the channel's CloseOk proves the broker got the acks sent before it.
       throw withHint(
@@ -267,6 +286,16 @@ function workerStopOf(stop: ConsumerStop, queueDeleted: boolean): WorkerStop {
 function unstartedLoss(ackMode: AckMode, stop: WorkerStop, count: number): UnstartedLoss | null {
   if (ackMode === 'auto') return { count, reason: 'auto-ack' };
   return stop === 'queue-deleted' ? { count, reason: 'queue-deleted' } : null;
+}
+
+/** What the worker holds unacknowledged (or, with auto-ack, merely unprocessed), for heldMessagesFate. */
+function heldMessages(
+  inHand: ConsumeMessage | null,
+  hung: ConsumeMessage[],
+  waiting: ConsumeMessage[],
+): HeldMessages {
+  const kept = (message: ConsumeMessage) => ({ persistent: isPersistent(message) });
+  return { inHand: inHand === null ? null : kept(inHand), hung: hung.map(kept), waiting: waiting.map(kept) };
 }
 
 /** Delivery mode 2: the broker writes the message to disk, so a durable queue keeps it across a restart. */

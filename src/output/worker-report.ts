@@ -23,6 +23,11 @@ export type LossOutcome = 'drop' | 'requeue' | 'crash' | 'hang' | 'gone-with-que
 export interface UnstartedLoss {
   count: number;
   reason: 'auto-ack' | 'queue-deleted';
+  /**
+   * The broker did not confirm the consumer's cancel: with auto-ack it may have removed more
+   * messages that were still on their way and never arrived, so `count` may be short.
+   */
+  mayBeIncomplete?: boolean;
 }
 
 /**
@@ -120,18 +125,25 @@ export function createWorkerReporter(options: WorkerReporterOptions): WorkerRepo
         `${plural(tally.received, 'message')} received`,
         `${tally.processed} processed`,
         `${tally.lost} lost${lostDetails.length > 0 ? ` (${lostDetails.join(', ')})` : ''}`,
-        ...(tally.leftUnacked > 0 ? [`${tally.leftUnacked} left unacknowledged to the broker`] : []),
+        ...(tally.leftUnacked > 0
+          ? [
+              `${tally.leftUnacked} left unacknowledged to the broker${tally.hung > 0 ? ` (${tally.hung} hung by --on-lose hang)` : ''}`,
+            ]
+          : []),
         `${tally.redelivered} redelivered seen`,
       ];
       stderr.write(`${colour(name)} ${style.bold('stopped:')} ${parts.join(', ')}\n`);
-      if (unstarted !== null && unstarted.count > 0) {
+      if (unstarted !== null && (unstarted.count > 0 || unstarted.mayBeIncomplete === true)) {
         const one = unstarted.count === 1;
         const why =
           unstarted.reason === 'auto-ack'
             ? `with auto-ack the broker had already removed ${one ? 'it, so it is' : 'them, so they are'} lost`
             : `${one ? 'it was' : 'they were'} not acknowledged, so ${one ? 'it' : 'they'} went with the deleted queue`;
+        const doubt = unstarted.mayBeIncomplete
+          ? ' The broker did not confirm cancelling this consumer, so more may have been removed on their way here: this count may be incomplete.'
+          : '';
         stderr.write(
-          `${colour(name)} ${style.warn(`${plural(unstarted.count, 'message')} had arrived but ${one ? 'was' : 'were'} never processed; ${why}.`)}\n`,
+          `${colour(name)} ${style.warn(`${plural(unstarted.count, 'message')} had arrived but ${one ? 'was' : 'were'} never processed; ${why}.${doubt}`)}\n`,
         );
       }
     },

@@ -22,6 +22,8 @@ export type ConnectionEnd =
 export interface HeldMessages {
   /** The message being worked on, if any. */
   inHand: { persistent: boolean } | null;
+  /** Kept unacknowledged on purpose (--on-lose hang). */
+  hung: { persistent: boolean }[];
   /** Delivered messages still waiting for their turn. */
   waiting: { persistent: boolean }[];
 }
@@ -38,7 +40,7 @@ export function heldMessagesFate(
   durability: QueueDurability,
   end: ConnectionEnd,
 ): string | undefined {
-  const all = [...(held.inHand ? [held.inHand] : []), ...held.waiting];
+  const all = [...(held.inHand ? [held.inHand] : []), ...held.hung, ...held.waiting];
   if (all.length === 0) return undefined;
   const subject = describeHeld(held);
   const one = all.length === 1;
@@ -83,11 +85,21 @@ function restartClause(
 }
 
 function describeHeld(held: HeldMessages): string {
+  const parts: string[] = [];
+  if (held.inHand !== null) parts.push('the message in hand');
+  const hung = held.hung.length;
+  if (hung > 0)
+    parts.push(
+      hung === 1 ? 'the message hung by --on-lose hang' : `the ${hung} messages hung by --on-lose hang`,
+    );
   const waiting = held.waiting.length;
-  if (held.inHand === null)
-    return waiting === 1 ? 'the message that had arrived' : `the ${waiting} messages that had arrived`;
-  if (waiting === 0) return 'the message in hand';
-  return `the message in hand and ${waiting} more that had arrived`;
+  if (waiting > 0) {
+    if (parts.length > 0) parts.push(`${waiting} more that had arrived`);
+    else
+      parts.push(waiting === 1 ? 'the message that had arrived' : `the ${waiting} messages that had arrived`);
+  }
+  const last = parts.pop() ?? '';
+  return parts.length === 0 ? last : `${parts.join(', ')} and ${last}`;
 }
 
 function capitalise(text: string): string {

@@ -71,7 +71,10 @@ export function outlastsConsumerTimeout(
 export interface Tally {
   received: number;
   processed: number;
-  /** Every message lost: on purpose (--lose-every), with a deleted queue, or cut short (auto-ack). */
+  /**
+   * Every message lost: on purpose (--lose-every, except --on-lose hang), with a deleted queue,
+   * or cut short (auto-ack).
+   */
   lost: number;
   /** Of the lost ones: nacked back to the queue (--on-lose requeue). */
   requeued: number;
@@ -79,8 +82,13 @@ export interface Tally {
   goneWithQueue: number;
   /** Of the lost ones: auto-ack messages whose work a failure cut short (the broker had removed them). */
   cutShort: number;
-  /** In hand, unacknowledged, when a failure stopped the worker: left to the broker. */
+  /**
+   * Never acknowledged and left to the broker, which puts them back in the queue when the worker
+   * stops or loses its connection: the one in hand when a failure stopped the worker, and the hung ones.
+   */
   leftUnacked: number;
+  /** Of the left-unacked ones: kept unacknowledged on purpose (--on-lose hang). */
+  hung: number;
   /** Deliveries that arrived flagged as redelivered (seen before by some worker). */
   redelivered: number;
 }
@@ -93,6 +101,7 @@ export const emptyTally = (): Tally => ({
   goneWithQueue: 0,
   cutShort: 0,
   leftUnacked: 0,
+  hung: 0,
   redelivered: 0,
 });
 
@@ -113,6 +122,20 @@ export type WorkerStop =
  */
 export function finishesWorkInHand(stop: WorkerStop, ackMode: AckMode): boolean {
   return ackMode === 'auto' && stop !== 'connection-lost';
+}
+
+/**
+ * Counts a message lost on purpose as what it truly became: a hung one is not gone, it stays
+ * unacknowledged until the broker takes it back.
+ */
+export function countLoss(tally: Tally, outcome: 'drop' | OnLose): void {
+  if (outcome === 'hang') {
+    tally.leftUnacked += 1;
+    tally.hung += 1;
+    return;
+  }
+  tally.lost += 1;
+  if (outcome === 'requeue') tally.requeued += 1;
 }
 
 /** Counts the abandoned message in hand as what it truly became. */

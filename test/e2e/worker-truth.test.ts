@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { deleteQueue, eventually, queueState } from '../support/amqp.js';
+import { once } from 'node:events';
+import { deleteQueue, eventually, queueState, withChannel } from '../support/amqp.js';
 import { testBroker, uniqueName } from '../support/broker.js';
 import { jsonLines, type RunningCli, runCli, startCli } from '../support/cli.js';
 import { type FreezableProxy, startProxy } from '../support/proxy.js';
@@ -35,6 +36,28 @@ async function send(queue: string, ...args: string[]): Promise<void> {
   expect(result.exitCode, result.stderr).toBe(0);
 }
 
+/** Puts `count` small messages on an existing queue straight through amqplib (far faster than `send`). */
+async function seed(queue: string, count: number): Promise<void> {
+  await withChannel(broker.amqpUrl, async (channel) => {
+    for (let i = 0; i < count; i++) {
+      if (!channel.sendToQueue(queue, Buffer.from(`m${i}`))) await once(channel, 'drain');
+    }
+    // The channel's CloseOk comes after everything sent before it; a connection close could overtake them.
+    await channel.close();
+  });
+  await eventually(
+    async () => (await queueState(broker.amqpUrl, queue))?.messageCount === count,
+    `${count} messages in the queue`,
+    30_000,
+  );
+}
+
+/** A number the tally printed, e.g. `count(stderr, /(\d+) processed/)`; 0 when the phrase is absent. */
+function count(text: string, pattern: RegExp): number {
+  const match = pattern.exec(text);
+  return match === null ? 0 : Number((match[1] ?? '1').replace(/,/g, ''));
+}
+
 describe('closing never hangs', () => {
   let proxy: FreezableProxy | undefined;
   afterEach(async () => {
@@ -66,6 +89,24 @@ describe('closing never hangs', () => {
     expect(result.stderr).not.toMatch(STACK_TRACE);
   });
 
+  it('with auto-ack, a Ctrl-C whose cancel the broker never confirms says the tally may be short', async () => {
+    proxy = await startProxy(broker.amqpUrl);
+    const queue = uniqueName('frozen-auto');
+    const worker = await startWorker(queue, ['--delay-per-char', '0'], { AMQP_URL: proxy.url });
+    await send(queue, 'done-before');
+    await eventually(() => bodiesOf(worker, 'processed').length === 1, 'first message processed');
+    proxy.freeze();
+    worker.signal('SIGINT');
+    const result = await worker.finished(20_000);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toMatch(/did not answer within 5 s while qtool was cancelling a consumer/);
+    // Deliveries the broker sent before the cancel may never have arrived: the count cannot be sure.
+    expect(result.stderr).toMatch(
+      /0 messages had arrived but were never processed; .* The broker did not confirm cancelling this consumer, so more may have been removed on their way here: this count may be incomplete\./,
+    );
+    expect(result.stderr).not.toMatch(STACK_TRACE);
+  });
+
   it('a connection lost in the middle of the close handshake ends the command with a message, not exit 13', async () => {
     proxy = await startProxy(broker.amqpUrl);
     const frozen = proxy;
@@ -73,7 +114,8 @@ describe('closing never hangs', () => {
     const worker = await startWorker(queue, ['--acknowledge', '--delay-per-char', '0'], {
       AMQP_URL: frozen.url,
     });
-    frozen.freeze();
+    // The worker waits for its cancel's reply before closing the channel: let that reply through.
+    frozen.freezeOn('channel.close', { after: 'basic.cancel' });
     worker.signal('SIGINT');
     // The worker has asked the broker to close its channel; the broker dies before it answers.
     await eventually(() => frozen.heldMethods().includes('channel.close'), 'the channel close sent');
@@ -159,6 +201,9 @@ describe('closing never hangs', () => {
 });
 
 describe('hints and tallies tell the truth', () => {
+  /** With acks, every message is "lost" by hanging on to it unacknowledged. */
+  const hangingAll = ['--acknowledge', '--delay-per-char', '0', '--lose-every', '1', '--on-lose', 'hang'];
+
   it('a heartbeat time-out in auto-ack mode does not promise a redelivery', async () => {
     const queue = uniqueName('hb-auto');
     const worker = await startWorker(queue, ['--heartbeat', '1', '--block', '--delay-per-char', '1']);
@@ -240,6 +285,87 @@ describe('hints and tallies tell the truth', () => {
     expect(result.stderr).toMatch(
       /1 message had arrived but was never processed; with auto-ack the broker had already removed it, so it is lost/,
     );
+  });
+
+  it('with auto-ack, Ctrl-C accounts for every message the broker removed, even those still in flight', async () => {
+    const queue = uniqueName('auto-account');
+    const total = 50_000;
+    const declared = await runCli(['declare', '--queue', queue], { env });
+    expect(declared.exitCode, declared.stderr).toBe(0);
+    await seed(queue, total);
+    const worker = await startWorker(queue, ['--delay-per-char', '0.001']);
+    // Stop it while the broker is still pushing deliveries at it as fast as it can.
+    await eventually(() => bodiesOf(worker, 'processed').length >= 20, 'some messages processed');
+    worker.signal('SIGINT');
+    const result = await worker.finished(30_000);
+    expect(result.exitCode, result.stderr).toBe(0);
+    const processed = bodiesOf(worker, 'processed').length;
+    expect(count(result.stderr, /stopped: .*?, (\d+) processed/)).toBe(processed);
+    const lost = count(result.stderr, /processed, (\d+) lost/);
+    const neverProcessed = count(
+      result.stderr,
+      /([\d,]+) messages? had arrived but (?:was|were) never processed; with auto-ack the broker had already removed/,
+    );
+    expect(result.stderr).not.toMatch(/may be incomplete/);
+    const left = (await queueState(broker.amqpUrl, queue))?.messageCount ?? Number.NaN;
+    // Before the fix the channel was closed before the cancel was confirmed: amqplib threw away
+    // the deliveries still in flight, which the broker had already removed, and the sum fell short.
+    expect({
+      processed,
+      lost,
+      neverProcessed,
+      left,
+      sum: processed + lost + neverProcessed + left,
+    }).toMatchObject({
+      sum: total,
+    });
+  });
+
+  it('--on-lose hang counts hung messages as left unacknowledged, and Ctrl-C gives them back', async () => {
+    const queue = uniqueName('hang-tally');
+    const worker = await startWorker(queue, hangingAll);
+    await send(queue, 'a', 'b', 'c');
+    await eventually(() => bodiesOf(worker, 'lost').length === 3, 'three messages hung');
+    worker.signal('SIGINT');
+    const result = await worker.finished(20_000);
+    expect(result.exitCode, result.stderr).toBe(0);
+    // Before the fix: "3 lost", as if they were gone, though the queue gets all three back.
+    expect(result.stderr).toMatch(
+      /stopped: 3 messages received, 0 processed, 0 lost, 3 left unacknowledged to the broker \(3 hung by --on-lose hang\)/,
+    );
+    expect(result.stderr).toMatch(
+      /The 3 messages hung by --on-lose hang were not acknowledged, so the broker puts them back in the queue and delivers them again\./,
+    );
+    await eventually(
+      async () => (await queueState(broker.amqpUrl, queue))?.messageCount === 3,
+      'hung messages back in the queue',
+    );
+  });
+
+  it('a worker holding hung messages that loses its connection says they go back to the queue', async () => {
+    const proxy = await startProxy(broker.amqpUrl);
+    try {
+      const queue = uniqueName('hang-cut');
+      const worker = await startWorker(queue, hangingAll, { AMQP_URL: proxy.url });
+      await send(queue, 'a', 'b', 'c');
+      await eventually(() => bodiesOf(worker, 'lost').length === 3, 'three messages hung');
+      proxy.cut();
+      const result = await worker.finished(20_000);
+      expect(result.exitCode).toBe(1);
+      // Before the fix: "3 lost" and no word on what becomes of them.
+      expect(result.stderr).toMatch(
+        /stopped: 3 messages received, 0 processed, 0 lost, 3 left unacknowledged to the broker \(3 hung by --on-lose hang\)/,
+      );
+      expect(result.stderr).toMatch(
+        /The 3 messages hung by --on-lose hang were not acknowledged, so the broker puts them back in the queue if the broker is still running; if it went down, /,
+      );
+      await eventually(
+        async () => (await queueState(broker.amqpUrl, queue))?.messageCount === 3,
+        'hung messages back in the queue',
+      );
+    } finally {
+      await proxy.close();
+    }
   });
 
   it.skipIf(!broker.hasCtl)(

@@ -5,9 +5,10 @@ const persistent = { persistent: true };
 const transient = { persistent: false };
 const inHand = (message: { persistent: boolean }, waiting: { persistent: boolean }[] = []): HeldMessages => ({
   inHand: message,
+  hung: [],
   waiting,
 });
-const nothing: HeldMessages = { inHand: null, waiting: [] };
+const nothing: HeldMessages = { inHand: null, hung: [], waiting: [] };
 
 describe('heldMessagesFate', () => {
   it('says nothing when the worker held nothing', () => {
@@ -60,6 +61,24 @@ describe('heldMessagesFate', () => {
       'broker-shutdown',
     );
     expect(fate).toMatch(/^The message in hand and 3 more that had arrived were not acknowledged/);
+    expect(fate).toMatch(/the persistent 2 survive the restart, the transient 2 do not\.$/);
+  });
+
+  it('covers the messages hung by --on-lose hang: they were never acknowledged either', () => {
+    expect(
+      heldMessagesFate('manual', { inHand: null, hung: [transient], waiting: [] }, 'durable', 'broker-up'),
+    ).toBe(
+      'The message hung by --on-lose hang was not acknowledged, so the broker puts it back in the queue and delivers it again.',
+    );
+    const three = { inHand: null, hung: [transient, transient, transient], waiting: [] };
+    expect(heldMessagesFate('manual', three, 'durable', 'unknown')).toMatch(
+      /^The 3 messages hung by --on-lose hang were not acknowledged, so the broker puts them back in the queue if the broker is still running; if it went down, they are not persistent/,
+    );
+    const mixed = { inHand: persistent, hung: [persistent, transient], waiting: [transient] };
+    const fate = heldMessagesFate('manual', mixed, 'durable', 'broker-shutdown');
+    expect(fate).toMatch(
+      /^The message in hand, the 2 messages hung by --on-lose hang and 1 more that had arrived were not acknowledged, so they stay in the queue;/,
+    );
     expect(fate).toMatch(/the persistent 2 survive the restart, the transient 2 do not\.$/);
   });
 

@@ -4,6 +4,7 @@ import {
   countAbandoned,
   DEFAULT_CONSUMER_TIMEOUT_MS,
   decide,
+  countLoss,
   emptyTally,
   finishesWorkInHand,
   isLost,
@@ -89,6 +90,16 @@ describe('a message in hand when the worker is stopped', () => {
     for (const stop of ['queue-deleted', 'consumer-cancelled', 'connection-lost'] as const) {
       expect(finishesWorkInHand(stop, 'manual')).toBe(false);
     }
+  });
+
+  it('counts a hung message as left unacknowledged, not lost; a requeued one as lost and requeued', () => {
+    const tally = emptyTally();
+    countLoss(tally, 'hang');
+    expect(tally).toMatchObject({ lost: 0, leftUnacked: 1, hung: 1 });
+    countLoss(tally, 'requeue');
+    expect(tally).toMatchObject({ lost: 1, requeued: 1, leftUnacked: 1 });
+    countLoss(tally, 'drop');
+    expect(tally).toMatchObject({ lost: 2, requeued: 1, leftUnacked: 1, hung: 1 });
   });
 
   it('is counted lost when auto-ack already removed it or its queue took it, else left to the broker', () => {
