@@ -21,7 +21,9 @@ describe.skipIf(tmuxPath === null)('qtool lab', () => {
 
   beforeAll(async () => {
     tmuxDir = await mkdtemp(join(tmpdir(), 'qtool-tmux-'));
-    env = { AMQP_URL: broker.amqpUrl, TMUX_TMPDIR: tmuxDir, TMUX: undefined };
+    // HOME is the empty tmuxDir too: the panes' shells then read none of the tester's start-up
+    // files, which may be slow or wait on locks of their own (pyenv's rehash does).
+    env = { AMQP_URL: broker.amqpUrl, TMUX_TMPDIR: tmuxDir, TMUX: undefined, HOME: tmuxDir };
   });
 
   afterAll(async () => {
@@ -35,7 +37,7 @@ describe.skipIf(tmuxPath === null)('qtool lab', () => {
       execFile(
         tmuxPath as string,
         args,
-        { env: childEnv({ TMUX_TMPDIR: tmuxDir, TMUX: undefined }), encoding: 'utf8' },
+        { env: childEnv({ TMUX_TMPDIR: tmuxDir, TMUX: undefined, HOME: tmuxDir }), encoding: 'utf8' },
         (error, stdout, stderr) =>
           error ? reject(new Error(`tmux ${args.join(' ')}: ${stderr}`)) : resolve(stdout),
       );
@@ -339,6 +341,7 @@ describe.skipIf(tmuxPath === null)('qtool lab', () => {
         AMQP_URL: undefined,
         TMUX: undefined,
         TMUX_TMPDIR: ownTmuxDir,
+        HOME: ownTmuxDir,
         XDG_CONFIG_HOME: config,
       };
       const result = await runCli(
@@ -351,7 +354,10 @@ describe.skipIf(tmuxPath === null)('qtool lab', () => {
           execFile(
             tmuxPath as string,
             args,
-            { env: childEnv({ TMUX_TMPDIR: ownTmuxDir, TMUX: undefined }), encoding: 'utf8' },
+            {
+              env: childEnv({ TMUX_TMPDIR: ownTmuxDir, TMUX: undefined, HOME: ownTmuxDir }),
+              encoding: 'utf8',
+            },
             (error, stdout) => (error ? reject(error) : resolve(stdout)),
           ),
         );
