@@ -54,6 +54,14 @@ let safetyNetInstalled = false;
 function installSafetyNet(io: CommandIo, verbose: boolean): void {
   if (safetyNetInstalled) return;
   safetyNetInstalled = true;
+  // The reader of our output went away (`qtool status | head -1`): not our failure, so exit 0 as
+  // `head` expects. Commands that watch their own output (receive, watch) give their own account
+  // while they run; this catches the rest, and any write error that comes after they stopped.
+  io.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (io.stdout.listenerCount('error') > 1) return;
+    if (error.code === 'EPIPE') io.exitNow(0);
+    io.exitNow(reportError(error, io, verbose));
+  });
   process.on('uncaughtException', (error: NodeJS.ErrnoException) => {
     // The reader of our output went away (`qtool status | head`): that is not our failure. Only
     // stdout's own EPIPE counts: one from a child's pipe is a real error, reported as such.

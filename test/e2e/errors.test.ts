@@ -1,8 +1,9 @@
+import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { testBroker, uniqueName } from '../support/broker.js';
-import { runCli } from '../support/cli.js';
+import { childEnv, QTOOL_BIN, runCli } from '../support/cli.js';
 import { closedPort } from '../support/ports.js';
 
 const broker = testBroker();
@@ -53,6 +54,32 @@ describe('usage errors exit 2 with a message, no stack trace', () => {
     const result = await runCli(['send', '--file', '/nonexistent/messages.txt'], { env });
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toMatch(/cannot read --file \/nonexistent\/messages.txt/);
+  });
+
+  it('exits 0 without a word when the reader of its output goes away (`| head -1`)', async () => {
+    const queue = uniqueName('epipe');
+    await runCli(['send', '--queue', queue, 'x'], { env });
+    // `true` exits without reading: every write qtool makes after that fails with EPIPE.
+    const commands = [
+      `config show | true`,
+      `status --no-management ${queue} | true`,
+      `watch --no-management --count 3 --interval 0.2 ${queue} | true`,
+      `peek --queue ${queue} --json | true`,
+    ];
+    for (const command of commands) {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const [code, stderr] = await new Promise<[string, string]>((resolve) => {
+          execFile(
+            'bash',
+            ['-c', `"${process.execPath}" "${QTOOL_BIN}" ${command}; echo "rc=\${PIPESTATUS[0]}" >&2`],
+            { env: childEnv(env), encoding: 'utf8', timeout: 30_000 },
+            (_error, _stdout, err) => resolve([/rc=(\d+)/.exec(err)?.[1] ?? '?', err]),
+          );
+        });
+        expect(stderr, command).not.toMatch(/unexpected error|EPIPE/);
+        expect(code, `${command}\n${stderr}`).toBe('0');
+      }
+    }
   });
 
   it('refuses a folder given as --file as a usage error, not "EISDIR"', async () => {
