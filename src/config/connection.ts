@@ -1,4 +1,4 @@
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import {
   CONNECTION_OPTIONS,
@@ -165,6 +165,8 @@ function checkTlsSettings(settings: ConnectionSettings, sources: Record<SettingN
     } catch {
       throw new UsageError(`${where(setting)}: cannot read ${path} (no such file, or no permission)`);
     }
+    if (!statSync(path).isFile())
+      throw new UsageError(`${where(setting)}: ${path} is not a file (a PEM file is expected)`);
   }
 }
 

@@ -182,4 +182,8 @@ describe('bad connection values', () => {
       resolveConnection({ tls: true }, { AMQP_URL: 'amqp://localhost' }, profile).settings.protocol,
     ).toBe('amqps');
   });
+
+  it('refuses a folder given as a TLS file, as a usage error', () => {
+    expect(() => resolveConnection({ tls: true, ca: '/tmp' }, {})).toThrow(/--ca: \/tmp is not a file/);
+  });
 });
