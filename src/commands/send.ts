@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { explainAmqpError } from '../amqp/explain.js';
+import { explainAmqpError, parseBrokerClose } from '../amqp/explain.js';
 import { type PublishResult, publishAll, releaseBlockedConnection } from '../amqp/publish.js';
 import {
   type DurabilityRequest,
@@ -153,7 +153,16 @@ function finish(
   options: SendOptions,
   io: CommandIo,
 ): number {
-  const account = sendAccount(report, options.confirm);
+  let account = sendAccount(report, options.confirm);
+  const close = parseBrokerClose(failure);
+  if (close?.replyCode === 404 && /no exchange/.test(close.text) && report.confirmed === 0) {
+    // The broker closes the channel at the first publish to a missing exchange and drops the rest.
+    const none =
+      report.sent === 1
+        ? 'The message did not reach'
+        : `None of the ${plural(report.sent, 'message')} reached`;
+    account = `${none} a queue: the broker refuses every publish to a missing exchange, so sending again once it exists duplicates nothing.`;
+  }
   if (failure !== undefined) {
     const explained = explainAmqpError(failure, settings);
     throw new QtoolError(explained.message, {
