@@ -113,7 +113,7 @@ export async function runQprocessor(
       }
       if (stopping) return;
       stopping = true;
-      report.notice('stopping: finishing the message in hand (Ctrl-C again to quit at once)');
+      report.notice('stopping: finishing the message in hand, if any (Ctrl-C again to quit at once)');
       cancelled = consumer.cancel();
       wake();
     });

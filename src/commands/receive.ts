@@ -51,6 +51,12 @@ export async function runReceive(
   const manualAck = options.acknowledge || options.count !== undefined;
   const prefetch = receivePrefetch(options.count, options.prefetch);
 
+  if (options.prefetch !== undefined && !manualAck) {
+    writeLine(
+      io.stderr,
+      'qtool: warning: --prefetch has no effect without --acknowledge: the broker does not limit auto-ack consumers',
+    );
+  }
   return withSession(settings, 'receive', async (session) => {
     await ensureQueue(session.model, settings.queue, options.durability, settings);
 

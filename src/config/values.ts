@@ -26,7 +26,7 @@ export function refuseControlCharacters(text: string, label: string): string {
   const found = controlCharacterIn(text);
   if (found !== null) {
     throw new UsageError(
-      `${label} contains a control character (${found}), which no queue, vhost or user name may hold`,
+      `${label} contains a control character (${found}), which qtool does not accept in names`,
       'Type the name with printable characters only.',
     );
   }

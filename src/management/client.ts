@@ -252,6 +252,10 @@ function describeFetchError(error: unknown): string {
     case 'ENETUNREACH':
       return 'no route to the host';
   }
+  const message0 = String((error as { message?: unknown })?.message ?? '');
+  if (code === 'EPROTO' || /wrong version number/i.test(message0)) {
+    return 'it does not speak https (is this the plain http port?)';
+  }
   const certificate = certificateProblem(code);
   if (certificate !== null) return `its TLS certificate was refused: ${certificate} (${String(code)})`;
   const message = (error as { message?: unknown })?.message;
