@@ -128,12 +128,14 @@ describe.skipIf(!canStartNode)('qtool status and watch with the management API',
     await eventually(
       async () => {
         document = await status([]);
-        // A queue is listed before its first statistics arrive: wait for the API's own figure
-        // (unacked; ready is live over AMQP from the start).
+        // A queue is listed before its first statistics arrive: wait for the API's own figures
+        // (unacked and total, from one sample; ready is live over AMQP from the start).
         const byName = new Map(document.queues.map((queue) => [queue.name, queue]));
         return (
           byName.get(first)?.unacked === 0 &&
+          byName.get(first)?.total === 1 &&
           byName.get(second)?.unacked === 0 &&
+          byName.get(second)?.total === 2 &&
           document.queues.every((queue) => queue.ready !== null)
         );
       },
@@ -351,9 +353,13 @@ describe.skipIf(!canStartNode)('qtool status and watch with the management API',
   it('watch into a pipe shows unacked figures from the management API', async () => {
     const queue = uniqueName('mg-watch');
     await runCli(['send', '--queue', queue, 'p', 'q'], { env });
+    // The API's figures (unacked, total) come from its own samples: wait until one has both messages.
     await eventually(
-      async () => (await status([queue])).queues[0]?.unacked === 0,
-      'the management API to sample the queue',
+      async () => {
+        const row = (await status([queue])).queues[0];
+        return row?.unacked === 0 && row.total === 2;
+      },
+      'the management API to sample the queue with both messages',
       20_000,
     );
     const result = await runCli(['watch', queue, '--count', '2', '--interval', '0.2', ...management], {
