@@ -72,7 +72,8 @@ describe.skipIf(!canStartNode)('qtool status and watch with the management API',
     const queue = uniqueName('mg-ack');
     expect((await runCli(['send', '--queue', queue, 'abc', 'd', 'e'], { env })).exitCode).toBe(0);
     const worker = startCli(
-      ['qprocessor', '--queue', queue, '--acknowledge', '--prefetch', '1', '--delay-per-char', '5'],
+      // 60 s of work: the worker must still hold 'abc' when the last status runs, even on a busy machine.
+      ['qprocessor', '--queue', queue, '--acknowledge', '--prefetch', '1', '--delay-per-char', '20'],
       { env },
     );
     workers.push(worker);
