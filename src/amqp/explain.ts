@@ -1,7 +1,7 @@
 import { type ConnectionSettings, hostAndPort } from '../config/connection.js';
 import { QtoolError } from '../errors.js';
-import { explainTlsError } from './explain-tls.js';
 import { shellQuote } from '../output/format.js';
+import { explainTlsError } from './explain-tls.js';
 
 /** What amqplib and Node's sockets put on their errors. */
 interface RawError {

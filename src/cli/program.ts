@@ -9,8 +9,8 @@ import { registerMessagingCommands } from './commands/messaging.js';
 import { registerMonitoringCommands } from './commands/monitoring.js';
 import { registerQueueCommands } from './commands/queues.js';
 import { registerSettingsCommands } from './commands/settings.js';
-import type { CliContext, ProgramResult } from './context.js';
 import { addHiddenConnectionOptions, withConnectionOptions } from './connection-options.js';
+import type { CliContext, ProgramResult } from './context.js';
 import { askPassword } from './prompt.js';
 
 /**

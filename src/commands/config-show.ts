@@ -1,10 +1,15 @@
 import { type ConnectionSettings, maskedUrl, type SettingSource } from '../config/connection.js';
-import { optionsSetting, SECRET_SETTINGS, SETTING_LABELS, type SettingName } from '../config/schema.js';
+import {
+  optionsSetting,
+  SECRET_SETTINGS,
+  SETTING_LABELS,
+  type SettingName,
+  TLS_ONLY_SETTINGS,
+} from '../config/schema.js';
 import type { ResolvedSettings } from '../config/settings.js';
 import { type CommandIo, writeLine } from './io.js';
 
 const SHOWN = Object.keys(SETTING_LABELS) as SettingName[];
-const TLS_ONLY = new Set<SettingName>(['ca', 'cert', 'key', 'servername', 'insecure']);
 
 /** One setting as shown: secrets are always masked. */
 function shownValue(settings: ConnectionSettings, name: SettingName): string {
@@ -30,7 +35,7 @@ function origin(name: SettingName, source: SettingSource, profileName: string | 
 export function runConfigShow(resolved: ResolvedSettings, options: { json: boolean }, io: CommandIo): number {
   const { settings, sources, profile, localFile } = resolved;
   // TLS details mean nothing on a plain connection: shown only with TLS.
-  const shown = SHOWN.filter((name) => settings.protocol === 'amqps' || !TLS_ONLY.has(name));
+  const shown = SHOWN.filter((name) => settings.protocol === 'amqps' || !TLS_ONLY_SETTINGS.includes(name));
   const localNote =
     localFile.trust === 'absent'
       ? null

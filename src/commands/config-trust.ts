@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { parseConfigText, type Profile } from '../config/profiles.js';
-import { parseAmqpUrl } from '../config/values.js';
+import { type Profile, parseConfigText } from '../config/profiles.js';
 import { trustFile, untrustFile } from '../config/trust.js';
+import { parseAmqpUrl } from '../config/values.js';
 import { QtoolError } from '../errors.js';
 import { type CommandIo, writeLine } from './io.js';
 

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { sleep } from '../worker/long-sleep.js';
 import { letPendingIoRun, negotiatedHeartbeat } from '../amqp/connect.js';
 import { type CloseOutcome, type ConsumeMessage, type ConsumerStop, startConsumer } from '../amqp/consume.js';
 import { isBrokerShutdown } from '../amqp/explain.js';
@@ -14,6 +13,7 @@ import { EXIT_CRASH, QtoolError } from '../errors.js';
 import { formatDuration } from '../output/format.js';
 import { colorLevel, createStyle } from '../output/style.js';
 import { createWorkerReporter, type DeliveryInfo, type UnstartedLoss } from '../output/worker-report.js';
+import { sleep } from '../worker/long-sleep.js';
 import { type ConnectionEnd, type HeldMessages, heldMessagesFate } from '../worker/message-fate.js';
 import {
   type AckMode,

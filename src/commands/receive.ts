@@ -1,5 +1,5 @@
 import { letPendingIoRun } from '../amqp/connect.js';
-import type { Consumer, ConsumeMessage, ConsumerStop } from '../amqp/consume.js';
+import type { ConsumeMessage, Consumer, ConsumerStop } from '../amqp/consume.js';
 import { startConsumer } from '../amqp/consume.js';
 import { type DurabilityRequest, ensureQueue } from '../amqp/queue.js';
 import { bodyForJson } from '../body.js';

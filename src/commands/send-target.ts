@@ -1,7 +1,5 @@
+import { AMQP_NAME_MAX_BYTES, controlCharacterIn } from '../config/values.js';
 import { UsageError } from '../errors.js';
-
-/** AMQP 0-9-1 carries exchange names and routing keys as short strings: a length byte, then the bytes. */
-export const SHORT_STRING_MAX_BYTES = 255;
 
 /** Where `qtool send` publishes, checked before any connection is made. */
 export interface SendTarget {
@@ -32,10 +30,10 @@ export function resolveSendTarget(
   // Whichever option the routing key came from is the one to fix.
   const keyOption = routingKeyOption === undefined ? '--queue' : '--routing-key';
 
-  const control = /\p{Cc}/u.exec(exchange);
-  if (control) {
+  const control = controlCharacterIn(exchange);
+  if (control !== null) {
     throw new UsageError(
-      `--exchange ${JSON.stringify(exchange)} contains a control character (${JSON.stringify(control[0])}); exchange names are printable text`,
+      `--exchange ${JSON.stringify(exchange)} contains a control character (${control}); exchange names are printable text`,
       'Check how the name is quoted, e.g. a line end left over from a script.',
     );
   }
@@ -54,9 +52,10 @@ export function resolveSendTarget(
 
 function checkShortString(value: string, option: string, what: string): void {
   const bytes = Buffer.byteLength(value);
-  if (bytes > SHORT_STRING_MAX_BYTES) {
+  // AMQP 0-9-1 carries exchange names and routing keys as short strings: a length byte, then the bytes.
+  if (bytes > AMQP_NAME_MAX_BYTES) {
     throw new UsageError(
-      `${option} is ${bytes} bytes long, but AMQP allows at most ${SHORT_STRING_MAX_BYTES} bytes for ${what}`,
+      `${option} is ${bytes} bytes long, but AMQP allows at most ${AMQP_NAME_MAX_BYTES} bytes for ${what}`,
       'Use a shorter name.',
     );
   }

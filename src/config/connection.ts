@@ -3,9 +3,12 @@ import { UsageError } from '../errors.js';
 import {
   CONNECTION_OPTIONS,
   type ConnectionFlags,
+  connectionOption,
+  type OptionName,
   optionsSetting,
   type SettingName,
   type SettingsLayer,
+  TLS_ONLY_SETTINGS,
 } from './schema.js';
 import { rememberSecret } from './secrets.js';
 
@@ -59,7 +62,6 @@ export const DEFAULT_SETTINGS: Readonly<ConnectionSettings> = {
 };
 
 const TLS_PORT = 5671;
-const TLS_ONLY: readonly SettingName[] = ['ca', 'cert', 'key', 'servername', 'insecure'];
 
 /**
  * Resolves the connection settings: flag > environment > profile > default, field by field.
@@ -78,7 +80,7 @@ export function resolveConnection(
   }
   const layers: [SettingSource, SettingsLayer][] = [
     ['profile', profile ? layerFrom(profile.flags, (option) => `profile '${profile.name}' ${option}`) : {}],
-    ['env', layerFrom(envFlags, (option) => envName(option))],
+    ['env', layerFrom(envFlags, (option) => connectionOption(option).env)],
     ['flag', layerFrom(flags, (option) => `--${option}`)],
   ];
 
@@ -103,7 +105,7 @@ export function resolveConnection(
 }
 
 /** Turns one source's raw values into typed settings, option by option, URL first. */
-function layerFrom(raw: ConnectionFlags, label: (option: string) => string): SettingsLayer {
+function layerFrom(raw: ConnectionFlags, label: (option: OptionName) => string): SettingsLayer {
   const layer: SettingsLayer = {};
   for (const option of CONNECTION_OPTIONS) {
     const value = raw[option.name];
@@ -137,15 +139,11 @@ function refuseSilentDowngrade(
   );
 }
 
-function envName(option: string): string {
-  return CONNECTION_OPTIONS.find((candidate) => candidate.name === option)?.env ?? option;
-}
-
 /** TLS options without TLS would be silently ignored; unreadable files would fail deep in the handshake. */
 function checkTlsSettings(settings: ConnectionSettings, sources: Record<SettingName, SettingSource>): void {
   const where = (setting: SettingName) => describeSource(setting, sources[setting]);
   if (settings.protocol !== 'amqps') {
-    const stray = TLS_ONLY.find((setting) => settings[setting] !== DEFAULT_SETTINGS[setting]);
+    const stray = TLS_ONLY_SETTINGS.find((setting) => settings[setting] !== DEFAULT_SETTINGS[setting]);
     if (stray !== undefined) {
       throw new UsageError(
         `${where(stray)} applies to TLS connections only, and this one is plain AMQP`,

@@ -1,8 +1,9 @@
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { QtoolError, UsageError } from '../errors.js';
 import type { ConnectionFlags } from './connection.js';
+import { writePrivateJson } from './private-file.js';
 import { CONNECTION_OPTIONS, type OptionName, PROFILE_ENV } from './schema.js';
 import { controlCharacterIn } from './values.js';
 
@@ -197,9 +198,5 @@ export function profileToFlags(profile: Profile): ConnectionFlags {
 export async function saveProfile(path: string, name: string, profile: Profile): Promise<void> {
   const existing = (await readConfigFile(path)) ?? {};
   const next: ConfigFile = { ...existing, profiles: { ...(existing.profiles ?? {}), [name]: profile } };
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const temporary = `${path}.${process.pid}.tmp`;
-  await writeFile(temporary, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
-  await chmod(temporary, 0o600); // the umask may have narrowed, never widened; be explicit
-  await rename(temporary, path);
+  await writePrivateJson(path, next);
 }

@@ -244,6 +244,11 @@ export const SETTING_LABELS: Readonly<Record<SettingName, string>> = {
   insecure: 'insecure',
 };
 
+/** Settings that mean something only with TLS: those of the TLS options other than --tls itself. */
+export const TLS_ONLY_SETTINGS: readonly SettingName[] = CONNECTION_OPTIONS.filter(
+  (option) => option.group === 'tls' && option.name !== 'tls',
+).flatMap((option) => option.sets);
+
 export const SECRET_SETTINGS: ReadonlySet<SettingName> = new Set(['password']);
 
 /** Variable that names the profile to use; set but empty, it means "no profile at all". */

@@ -7,8 +7,8 @@ import {
 } from './connection.js';
 import {
   loadProfile,
-  parseConfigText,
   localConfigPath,
+  parseConfigText,
   requestedProfile,
   type SelectedProfile,
   userConfigPath,

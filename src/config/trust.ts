@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { QtoolError } from '../errors.js';
+import { writePrivateJson } from './private-file.js';
 
 /**
  * Which folder config files (`qtool.config.json`) the user has trusted, by absolute path and the
@@ -45,14 +46,6 @@ async function readStore(storePath: string): Promise<TrustStore> {
   return { trusted: {} };
 }
 
-async function writeStore(storePath: string, store: TrustStore): Promise<void> {
-  await mkdir(dirname(storePath), { recursive: true, mode: 0o700 });
-  const temporary = `${storePath}.${process.pid}.tmp`;
-  await writeFile(temporary, `${JSON.stringify(store, null, 2)}\n`, { mode: 0o600 });
-  await chmod(temporary, 0o600);
-  await rename(temporary, storePath);
-}
-
 /** What is known of a folder's config file. */
 export type LocalFileTrust = 'absent' | 'trusted' | 'untrusted' | 'changed';
 
@@ -80,7 +73,7 @@ export async function localFileTrust(
 export async function trustFile(storePath: string, file: string, content: Buffer): Promise<void> {
   const store = await readStore(storePath);
   store.trusted[file] = contentDigest(content);
-  await writeStore(storePath, store);
+  await writePrivateJson(storePath, store);
 }
 
 /** Forgets `file`; true when it had been trusted. */
@@ -88,6 +81,6 @@ export async function untrustFile(storePath: string, file: string): Promise<bool
   const store = await readStore(storePath);
   if (store.trusted[file] === undefined) return false;
   delete store.trusted[file];
-  await writeStore(storePath, store);
+  await writePrivateJson(storePath, store);
   return true;
 }

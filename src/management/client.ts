@@ -1,5 +1,5 @@
-import type { ConnectionSettings } from '../config/connection.js';
 import { certificateProblem } from '../amqp/explain-tls.js';
+import type { ConnectionSettings } from '../config/connection.js';
 import type { TlsSocketOptions } from '../config/tls.js';
 import { UsageError } from '../errors.js';
 import { type HttpAnswer, httpGet } from './http-get.js';

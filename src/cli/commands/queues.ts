@@ -4,6 +4,7 @@ import { runDelete } from '../../commands/delete.js';
 import { runPeek } from '../../commands/peek.js';
 import { runPurge } from '../../commands/purge.js';
 import { QUEUE_TYPES, type QueueType } from '../../commands/queue-admin.js';
+import { parseQueueName } from '../../config/values.js';
 import type { CliContext } from '../context.js';
 import { nonEmpty, positiveInteger } from '../parsers.js';
 
@@ -99,8 +100,12 @@ function messageTtl(text: string): number {
   return wholeNumber(text, 4_294_967_295, 'a whole number of milliseconds');
 }
 
+/** The same rules as --queue (255 bytes, no control characters), as commander's kind of error. */
 function queueName(text: string): string {
   nonEmpty(text);
-  if (Buffer.byteLength(text) > 255) throw new InvalidArgumentError("longer than AMQP's 255 bytes.");
-  return text;
+  try {
+    return parseQueueName(text, 'the name');
+  } catch (error) {
+    throw new InvalidArgumentError(`${(error as Error).message}.`);
+  }
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { runConfigShow } from '../../commands/config-show.js';
-import { runLogin } from '../../commands/login.js';
 import { runConfigTrust, runConfigUntrust } from '../../commands/config-trust.js';
+import { runLogin } from '../../commands/login.js';
 import { DEFAULT_PROFILE, localConfigPath, requestedProfile, userConfigPath } from '../../config/profiles.js';
 import { trustStorePath } from '../../config/trust.js';
 import type { CliContext } from '../context.js';
