@@ -9,7 +9,7 @@ import {
 } from '../amqp/consume.js';
 import type { Link } from '../amqp/link.js';
 import { reconnectDelay } from '../amqp/reconnect-policy.js';
-import { isBrokerShutdown } from '../amqp/explain.js';
+import { explainAmqpError, isBrokerShutdown } from '../amqp/explain.js';
 import {
   type DurabilityRequest,
   ensureQueue,
@@ -128,6 +128,8 @@ export async function runQprocessor(
     });
 
     let started = false;
+    /** Whether the next consumer needs the queue declared first: not when only its channel ended. */
+    let declare = true;
     /** Consumers in a row that the broker ended on a live connection: spaces out the next ones. */
     let channelRetries = 0;
     try {
@@ -163,7 +165,7 @@ export async function runQprocessor(
         let durability: QueueDurability = 'unknown';
         const heartbeat = negotiatedHeartbeat(session.model);
         try {
-          await ensureQueue(session.model, settings.queue, options.durability, session.settings);
+          if (declare) await ensureQueue(session.model, settings.queue, options.durability, session.settings);
           if (policy.ackMode === 'manual')
             durability = await existingQueueDurability(session.model, settings.queue);
           const current = await startConsumer(
@@ -292,7 +294,7 @@ export async function runQprocessor(
               withHint(ended.error, fate(isBrokerShutdown(ended.error) ? 'broker-shutdown' : 'unknown'))
             );
           }
-          const error = ended.error instanceof QtoolError ? ended.error : new QtoolError(String(ended.error));
+          const error = explainAmqpError(ended.error, session.settings);
           const starved = heartbeatStarvation(blockedMs, heartbeat, ended.error, undefined);
           const why = starved ?? error;
           const end: ConnectionEnd =
@@ -302,6 +304,7 @@ export async function runQprocessor(
                 ? 'broker-shutdown'
                 : 'unknown';
           report.warn(lostLine(why, retry, fate(end)));
+          declare = retry === 'connection';
           if (retry === 'connection') {
             const restored = await link.restore(
               {
