@@ -8,6 +8,7 @@ import {
   existingQueueDurability,
   type QueueDurability,
 } from '../amqp/queue.js';
+import type { QueueType } from '../amqp/queue-type.js';
 import { type ConnectionSettings, maskedUrl } from '../config/connection.js';
 import { EXIT_CRASH, QtoolError } from '../errors.js';
 import { formatDuration } from '../output/format.js';
@@ -44,6 +45,7 @@ export interface QprocessorOptions {
   onLoseGiven: boolean;
   json: boolean;
   durability: DurabilityRequest;
+  queueType: QueueType | undefined;
 }
 
 /** A short id so side-by-side panes can be told apart without `--name`. */
@@ -75,7 +77,7 @@ export async function runQprocessor(
   });
 
   return withSession(settings, `qprocessor ${name}`, async (session) => {
-    await ensureQueue(session.model, settings.queue, options.durability, settings);
+    await ensureQueue(session.model, settings.queue, options.durability, settings, options.queueType);
     // What the broker keeps of an unacked message across a restart depends on the queue's
     // durability. Ask now, while the broker answers: when it matters, it may be going away.
     const durability: QueueDurability =

@@ -2,6 +2,7 @@ import { letPendingIoRun } from '../amqp/connect.js';
 import type { ConsumeMessage, Consumer, ConsumerStop } from '../amqp/consume.js';
 import { startConsumer } from '../amqp/consume.js';
 import { type DurabilityRequest, ensureQueue } from '../amqp/queue.js';
+import type { QueueType } from '../amqp/queue-type.js';
 import { bodyForJson } from '../body.js';
 import { type ConnectionSettings, maskedUrl } from '../config/connection.js';
 import { QtoolError } from '../errors.js';
@@ -20,6 +21,7 @@ export interface ReceiveOptions {
   idleTimeoutSeconds: number | undefined;
   json: boolean;
   durability: DurabilityRequest;
+  queueType: QueueType | undefined;
 }
 
 /** Why receive stopped. */
@@ -58,7 +60,7 @@ export async function runReceive(
     );
   }
   return withSession(settings, 'receive', async (session) => {
-    await ensureQueue(session.model, settings.queue, options.durability, settings);
+    await ensureQueue(session.model, settings.queue, options.durability, settings, options.queueType);
 
     /** Every delivery of this consumer, printed or not. */
     let delivered = 0;

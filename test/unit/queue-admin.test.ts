@@ -6,10 +6,10 @@ import {
   explainDeclareConflict,
   explainDeleteRefusal,
   explainUnsupported,
-  parseInequivalentArg,
   planDeclare,
 } from '../../src/commands/queue-admin.js';
 import { UsageError } from '../../src/errors.js';
+import { parseInequivalentArg } from '../../src/amqp/inequivalent-arg.js';
 
 const request = (overrides: Partial<DeclareRequest> = {}): DeclareRequest => ({
   queue: 'jobs',
