@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { letPendingIoRun, negotiatedHeartbeat } from '../amqp/connect.js';
 import { type CloseOutcome, type ConsumeMessage, type ConsumerStop, startConsumer } from '../amqp/consume.js';
+import { deliveryCountOf } from '../amqp/delivery-count.js';
 import { isBrokerShutdown } from '../amqp/explain.js';
 import {
   type DurabilityRequest,
@@ -186,6 +187,7 @@ export async function runQprocessor(
           body: message.content,
           redelivered: message.fields.redelivered,
           deliveryTag: message.fields.deliveryTag,
+          deliveryCount: deliveryCountOf(message),
         };
 
         const decision = decide(deliveries, message.content, policy);

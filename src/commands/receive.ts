@@ -1,6 +1,7 @@
 import { letPendingIoRun } from '../amqp/connect.js';
 import type { ConsumeMessage, Consumer, ConsumerStop } from '../amqp/consume.js';
 import { startConsumer } from '../amqp/consume.js';
+import { deliveryCountField } from '../amqp/delivery-count.js';
 import { type DurabilityRequest, ensureQueue } from '../amqp/queue.js';
 import type { QueueType } from '../amqp/queue-type.js';
 import { bodyForJson } from '../body.js';
@@ -396,6 +397,7 @@ function jsonRecord(queue: string, message: ConsumeMessage) {
     queue,
     ...bodyForJson(message.content),
     redelivered: message.fields.redelivered,
+    ...deliveryCountField(message),
     deliveryTag: message.fields.deliveryTag,
     properties: definedOnly(message.properties as unknown as Record<string, unknown>),
     receivedAt: new Date().toISOString(),
