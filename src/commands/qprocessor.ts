@@ -31,6 +31,7 @@ import {
 } from '../worker/policy.js';
 import { explainConsumerStop } from './consumer-stop.js';
 import type { CommandIo } from './io.js';
+import { deliveryLimitNoticeFor } from './quorum-notice.js';
 import { withSession } from './with-session.js';
 
 export interface QprocessorOptions {
@@ -78,7 +79,14 @@ export async function runQprocessor(
   });
 
   return withSession(settings, `qprocessor ${name}`, async (session) => {
-    await ensureQueue(session.model, settings.queue, options.durability, settings, options.queueType);
+    const queue = await ensureQueue(
+      session.model,
+      settings.queue,
+      options.durability,
+      settings,
+      options.queueType,
+    );
+    const deliveryLimit = await deliveryLimitNoticeFor(session, queue, policy.ackMode);
     // What the broker keeps of an unacked message across a restart depends on the queue's
     // durability. Ask now, while the broker answers: when it matters, it may be going away.
     const durability: QueueDurability =
@@ -123,6 +131,7 @@ export async function runQprocessor(
 
     const heartbeat = negotiatedHeartbeat(session.model);
     report.notice(describeStart(settings, policy, options, heartbeat));
+    if (deliveryLimit !== undefined) report.notice(deliveryLimit);
     if (options.prefetch !== undefined && policy.ackMode === 'auto') {
       report.warn(
         '--prefetch has no effect without --acknowledge: the broker does not limit auto-ack consumers',
