@@ -7,7 +7,7 @@ export function rabbitmqVersion(server: ServerIdentity): { major: number; minor:
   return match ? { major: Number(match[1]), minor: Number(match[2]) } : null;
 }
 
-const OTHER_LIMIT = 'x-delivery-limit or a delivery-limit policy may set another limit';
+const OTHER_LIMIT = "The queue's x-delivery-limit or a delivery-limit policy may set another limit";
 const DROPPED = 'drops the message, or dead-letters it if the queue has a dead-letter exchange';
 
 /**
@@ -27,11 +27,8 @@ export function deliveryLimitNotice(queue: string, server: ServerIdentity): stri
     return `${intro} ${broker} sets no delivery limit by default, so a message comes back as often as it is requeued, unless x-delivery-limit or a delivery-limit policy sets one.`;
   }
   if (version.major === 4 && version.minor < 3) {
-    return `${intro} ${broker} returns a message to it at most 20 times by default (a nack with requeue, or a worker that stops without acking it); at the 21st it ${DROPPED}. ${capitalised(OTHER_LIMIT)}.`;
+    return `${intro} ${broker} returns a message to it at most 20 times by default (a nack with requeue, or a worker that stops without acking it); at the 21st it ${DROPPED}. ${OTHER_LIMIT}.`;
   }
-  return `${intro} ${broker} allows a message at most 20 failed deliveries by default (a reject, or a worker that stops without acking it; a nack with requeue, as --on-lose requeue sends, does not count); at the 21st it ${DROPPED}. ${capitalised(OTHER_LIMIT)}.`;
+  return `${intro} ${broker} allows a message at most 20 failed deliveries by default (a reject, or a worker that stops without acking it; a nack with requeue, as --on-lose requeue sends, does not count); at the 21st it ${DROPPED}. ${OTHER_LIMIT}.`;
 }
 
-function capitalised(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1);
-}

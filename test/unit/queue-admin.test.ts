@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseInequivalentArg } from '../../src/amqp/inequivalent-arg.js';
 import {
   type DeclareRequest,
   decideDelete,
@@ -9,7 +10,6 @@ import {
   planDeclare,
 } from '../../src/commands/queue-admin.js';
 import { UsageError } from '../../src/errors.js';
-import { parseInequivalentArg } from '../../src/amqp/inequivalent-arg.js';
 
 const request = (overrides: Partial<DeclareRequest> = {}): DeclareRequest => ({
   queue: 'jobs',
