@@ -31,4 +31,3 @@ export function deliveryLimitNotice(queue: string, server: ServerIdentity): stri
   }
   return `${intro} ${broker} allows a message at most 20 failed deliveries by default (a reject, or a worker that stops without acking it; a nack with requeue, as --on-lose requeue sends, does not count); at the 21st it ${DROPPED}. ${OTHER_LIMIT}.`;
 }
-
