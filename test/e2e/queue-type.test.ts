@@ -207,7 +207,9 @@ describe('--queue-type', () => {
     const [record] = jsonLines(read.stdout);
     expect(record?.deliveryCount).toBeGreaterThanOrEqual(1);
     expect(record?.deliveryCount).toBe(
-      (record?.properties as { headers?: Record<string, unknown> }).headers?.['x-delivery-count'],
+      (record?.properties as { headers?: Record<string, unknown> } | undefined)?.headers?.[
+        'x-delivery-count'
+      ],
     );
   });
 
