@@ -1,5 +1,5 @@
-import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
+import { once } from 'node:events';
 import { deleteQueue, eventually, queueState, withChannel } from '../support/amqp.js';
 import { testBroker, uniqueName } from '../support/broker.js';
 import { jsonLines, type RunningCli, runCli, startCli } from '../support/cli.js';
