@@ -140,6 +140,9 @@ export function createWorkerReporter(options: WorkerReporterOptions): WorkerRepo
             ]
           : []),
         `${tally.redelivered} redelivered seen`,
+        ...(tally.reconnects > 0
+          ? [`${tally.reconnects} reconnect${tally.reconnects === 1 ? '' : 's'}`]
+          : []),
       ];
       stderr.write(`${colour(name)} ${style.bold('stopped:')} ${parts.join(', ')}\n`);
       if (unstarted !== null && (unstarted.count > 0 || unstarted.mayBeIncomplete === true)) {
