@@ -10,7 +10,7 @@ import {
 import { deliveryCountOf } from '../amqp/delivery-count.js';
 import type { Link } from '../amqp/link.js';
 import { reconnectDelay } from '../amqp/reconnect-policy.js';
-import { isBrokerShutdown } from '../amqp/explain.js';
+import { explainAmqpError, isBrokerShutdown } from '../amqp/explain.js';
 import {
   type DurabilityRequest,
   ensureQueue,
@@ -132,6 +132,8 @@ export async function runQprocessor(
     });
 
     let started = false;
+    /** Whether the next consumer needs the queue declared first: not when only its channel ended. */
+    let declare = true;
     /** Consumers in a row that the broker ended on a live connection: spaces out the next ones. */
     let channelRetries = 0;
     try {
@@ -168,14 +170,16 @@ export async function runQprocessor(
         let deliveryLimit: string | undefined;
         const heartbeat = negotiatedHeartbeat(session.model);
         try {
-          const queue = await ensureQueue(
-            session.model,
-            settings.queue,
-            options.durability,
-            session.settings,
-            options.queueType,
-          );
-          if (!started) deliveryLimit = await deliveryLimitNoticeFor(session, queue, policy.ackMode);
+          if (declare) {
+            const queue = await ensureQueue(
+              session.model,
+              settings.queue,
+              options.durability,
+              session.settings,
+              options.queueType,
+            );
+            if (!started) deliveryLimit = await deliveryLimitNoticeFor(session, queue, policy.ackMode);
+          }
           if (policy.ackMode === 'manual')
             durability = await existingQueueDurability(session.model, settings.queue);
           const current = await startConsumer(
@@ -306,7 +310,7 @@ export async function runQprocessor(
               withHint(ended.error, fate(isBrokerShutdown(ended.error) ? 'broker-shutdown' : 'unknown'))
             );
           }
-          const error = ended.error instanceof QtoolError ? ended.error : new QtoolError(String(ended.error));
+          const error = explainAmqpError(ended.error, session.settings);
           const starved = heartbeatStarvation(blockedMs, heartbeat, ended.error, undefined);
           const why = starved ?? error;
           const end: ConnectionEnd =
@@ -316,6 +320,7 @@ export async function runQprocessor(
                 ? 'broker-shutdown'
                 : 'unknown';
           report.warn(lostLine(why, retry, fate(end)));
+          declare = retry === 'connection';
           if (retry === 'connection') {
             const restored = await link.restore(
               {

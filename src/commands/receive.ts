@@ -1,4 +1,5 @@
 import { letPendingIoRun } from '../amqp/connect.js';
+import { explainAmqpError } from '../amqp/explain.js';
 import type { ConsumeMessage, Consumer, ConsumerStop } from '../amqp/consume.js';
 import { startConsumer } from '../amqp/consume.js';
 import { deliveryCountField } from '../amqp/delivery-count.js';
@@ -173,10 +174,9 @@ export async function runReceive(
       );
     };
 
-    writeLine(
-      io.stderr,
-      `Waiting for messages on '${settings.queue}' at ${nodeInUse(link.session.settings, link.clustered)} (${manualAck ? 'acknowledging each' : 'auto-ack'}). Ctrl-C to stop.`,
-    );
+    /** Whether the next consumer needs the queue declared first: not when only its channel ended. */
+    let declare = true;
+    let announced = false;
     try {
       for (;;) {
         const session = link.session;
@@ -193,13 +193,22 @@ export async function runReceive(
         current = gen;
         let outcome: Ending | ConsumerStop | QtoolError;
         try {
-          await ensureQueue(
-            session.model,
-            settings.queue,
-            options.durability,
-            session.settings,
-            options.queueType,
-          );
+          if (declare)
+            await ensureQueue(
+              session.model,
+              settings.queue,
+              options.durability,
+              session.settings,
+              options.queueType,
+            );
+          if (!announced) {
+            announced = true;
+            // Before consuming: deliveries can arrive in the same turn as the consume-ok.
+            writeLine(
+              io.stderr,
+              `Waiting for messages on '${settings.queue}' at ${nodeInUse(session.settings, link.clustered)} (${manualAck ? 'acknowledging each' : 'auto-ack'}). Ctrl-C to stop.`,
+            );
+          }
           gen.consumer = await startConsumer(
             session.model,
             settings.queue,
@@ -252,9 +261,8 @@ export async function runReceive(
             if (account !== undefined) writeLine(io.stderr, account);
             throw explained.error;
           }
-          const error =
-            explained.error instanceof QtoolError ? explained.error : new QtoolError(String(explained.error));
-          writeLine(io.stderr, `${lostLine(error, retry, account)}`);
+          writeLine(io.stderr, lostLine(explainAmqpError(explained.error, session.settings), retry, account));
+          declare = retry === 'connection';
           if (retry === 'connection') {
             const restored = await link.restore(
               {

@@ -59,6 +59,7 @@ export function registerMessagingCommands(program: Command, { io, result, connec
         confirm: options.confirm,
         quiet: Boolean(options.quiet),
         ...queueOptions(options),
+        reconnect: reconnectOptions(options),
       },
       io,
     );
