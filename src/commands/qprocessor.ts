@@ -7,6 +7,7 @@ import {
   type ConsumerStop,
   startConsumer,
 } from '../amqp/consume.js';
+import { deliveryCountOf } from '../amqp/delivery-count.js';
 import type { Link } from '../amqp/link.js';
 import { reconnectDelay } from '../amqp/reconnect-policy.js';
 import { explainAmqpError, isBrokerShutdown } from '../amqp/explain.js';
@@ -16,6 +17,7 @@ import {
   existingQueueDurability,
   type QueueDurability,
 } from '../amqp/queue.js';
+import type { QueueType } from '../amqp/queue-type.js';
 import type { ConnectionSettings } from '../config/connection.js';
 import { EXIT_CRASH, QtoolError } from '../errors.js';
 import { formatDuration } from '../output/format.js';
@@ -37,6 +39,7 @@ import {
 } from '../worker/policy.js';
 import { type ConsumerRetry, consumerRetry, explainConsumerStop } from './consumer-stop.js';
 import type { CommandIo } from './io.js';
+import { deliveryLimitNoticeFor } from './quorum-notice.js';
 import {
   lostLine,
   nodeInUse,
@@ -60,6 +63,7 @@ export interface QprocessorOptions {
   onLoseGiven: boolean;
   json: boolean;
   durability: DurabilityRequest;
+  queueType: QueueType | undefined;
   reconnect: ReconnectOptions;
 }
 
@@ -163,9 +167,19 @@ export async function runQprocessor(
         // What the broker keeps of an unacked message across a restart depends on the queue's
         // durability. Ask now, while the broker answers: when it matters, it may be going away.
         let durability: QueueDurability = 'unknown';
+        let deliveryLimit: string | undefined;
         const heartbeat = negotiatedHeartbeat(session.model);
         try {
-          if (declare) await ensureQueue(session.model, settings.queue, options.durability, session.settings);
+          if (declare) {
+            const queue = await ensureQueue(
+              session.model,
+              settings.queue,
+              options.durability,
+              session.settings,
+              options.queueType,
+            );
+            if (!started) deliveryLimit = await deliveryLimitNoticeFor(session, queue, policy.ackMode);
+          }
           if (policy.ackMode === 'manual')
             durability = await existingQueueDurability(session.model, settings.queue);
           const current = await startConsumer(
@@ -199,6 +213,7 @@ export async function runQprocessor(
         if (!started) {
           started = true;
           report.notice(describeStart(link, session.settings, policy, options, heartbeat));
+          if (deliveryLimit !== undefined) report.notice(deliveryLimit);
           if (options.prefetch !== undefined && policy.ackMode === 'auto') {
             report.warn(
               '--prefetch has no effect without --acknowledge: the broker does not limit auto-ack consumers',
@@ -232,6 +247,7 @@ export async function runQprocessor(
             body: message.content,
             redelivered: message.fields.redelivered,
             deliveryTag: message.fields.deliveryTag,
+            deliveryCount: deliveryCountOf(message),
           };
 
           const decision = decide(deliveries, message.content, policy);

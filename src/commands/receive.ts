@@ -2,7 +2,9 @@ import { letPendingIoRun } from '../amqp/connect.js';
 import { explainAmqpError } from '../amqp/explain.js';
 import type { ConsumeMessage, Consumer, ConsumerStop } from '../amqp/consume.js';
 import { startConsumer } from '../amqp/consume.js';
+import { deliveryCountField } from '../amqp/delivery-count.js';
 import { type DurabilityRequest, ensureQueue } from '../amqp/queue.js';
+import type { QueueType } from '../amqp/queue-type.js';
 import { bodyForJson } from '../body.js';
 import { reconnectDelay } from '../amqp/reconnect-policy.js';
 import type { Session } from '../amqp/session.js';
@@ -31,6 +33,7 @@ export interface ReceiveOptions {
   idleTimeoutSeconds: number | undefined;
   json: boolean;
   durability: DurabilityRequest;
+  queueType: QueueType | undefined;
   reconnect: ReconnectOptions;
 }
 
@@ -190,7 +193,14 @@ export async function runReceive(
         current = gen;
         let outcome: Ending | ConsumerStop | QtoolError;
         try {
-          if (declare) await ensureQueue(session.model, settings.queue, options.durability, session.settings);
+          if (declare)
+            await ensureQueue(
+              session.model,
+              settings.queue,
+              options.durability,
+              session.settings,
+              options.queueType,
+            );
           if (!announced) {
             announced = true;
             // Before consuming: deliveries can arrive in the same turn as the consume-ok.
@@ -540,6 +550,7 @@ function jsonRecord(queue: string, message: ConsumeMessage) {
     queue,
     ...bodyForJson(message.content),
     redelivered: message.fields.redelivered,
+    ...deliveryCountField(message),
     deliveryTag: message.fields.deliveryTag,
     properties: definedOnly(message.properties as unknown as Record<string, unknown>),
     receivedAt: new Date().toISOString(),

@@ -7,6 +7,7 @@ import {
   ensureQueue,
   existingQueueDurability,
 } from '../amqp/queue.js';
+import type { QueueType } from '../amqp/queue-type.js';
 import type { Session } from '../amqp/session.js';
 import { type ConnectionSettings, maskedUrl } from '../config/connection.js';
 import { QtoolError } from '../errors.js';
@@ -35,6 +36,7 @@ export interface SendOptions {
   confirm: boolean;
   quiet: boolean;
   durability: DurabilityRequest;
+  queueType: QueueType | undefined;
   reconnect: ReconnectOptions;
 }
 
@@ -70,7 +72,9 @@ export async function runSend(
       // Through the default exchange the routing key *is* the queue: make sure it exists,
       // or the broker would silently drop every message.
       const queue =
-        exchange === '' ? await ensureQueue(session.model, routingKey, options.durability, settings) : null;
+        exchange === ''
+          ? await ensureQueue(session.model, routingKey, options.durability, settings, options.queueType)
+          : null;
       const warnings: string[] = [];
       if (queue !== null && options.persistent && !(await isDurable(session.model, queue, options))) {
         warnings.push(

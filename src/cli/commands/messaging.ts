@@ -1,17 +1,17 @@
 import { type Command, Option } from 'commander';
-import type { DurabilityRequest } from '../../amqp/queue.js';
 import { runDemo } from '../../commands/demo.js';
 import { runQprocessor } from '../../commands/qprocessor.js';
 import { runReceive } from '../../commands/receive.js';
 import { runSend } from '../../commands/send.js';
 import { ON_LOSE_CHOICES, type OnLose } from '../../worker/policy.js';
 import type { CliContext } from '../context.js';
+import { addQueueOptions, queueOptions } from '../queue-options.js';
 import { addReconnectOptions, reconnectOptions } from '../reconnect-options.js';
 import { nonEmpty, nonNegativeSeconds, positiveInteger, positiveSeconds, prefetchCount } from '../parsers.js';
 
 /** send, receive, qprocessor and demo: the lab's own commands. */
 export function registerMessagingCommands(program: Command, { io, result, connection }: CliContext): void {
-  addDurabilityOptions(
+  addQueueOptions(
     addReconnectOptions(
       program
         .command('send')
@@ -58,14 +58,14 @@ export function registerMessagingCommands(program: Command, { io, result, connec
         routingKey: options.routingKey,
         confirm: options.confirm,
         quiet: Boolean(options.quiet),
-        durability: durability(options),
+        ...queueOptions(options),
         reconnect: reconnectOptions(options),
       },
       io,
     );
   });
 
-  addDurabilityOptions(
+  addQueueOptions(
     addReconnectOptions(
       program
         .command('receive')
@@ -91,14 +91,17 @@ export function registerMessagingCommands(program: Command, { io, result, connec
         count: options.count,
         idleTimeoutSeconds: options.idleTimeout,
         json: options.json,
-        durability: durability(options),
+        ...queueOptions(options, {
+          manualAck: options.acknowledge || options.count !== undefined,
+          prefetch: options.prefetch ?? options.count,
+        }),
         reconnect: reconnectOptions(options),
       },
       io,
     );
   });
 
-  addDurabilityOptions(
+  addQueueOptions(
     addReconnectOptions(
       program
         .command('qprocessor')
@@ -142,7 +145,7 @@ export function registerMessagingCommands(program: Command, { io, result, connec
         onLose: options.onLose,
         onLoseGiven: command.getOptionValueSource('onLose') === 'cli',
         json: options.json,
-        durability: durability(options),
+        ...queueOptions(options, { manualAck: options.acknowledge, prefetch: options.prefetch }),
         reconnect: reconnectOptions(options),
       },
       io,
@@ -155,18 +158,4 @@ export function registerMessagingCommands(program: Command, { io, result, connec
     .action(async (_options, command: Command) => {
       result.exitCode = await runDemo(await connection(command), io);
     });
-}
-
-function addDurabilityOptions(command: Command): Command {
-  return command
-    .option('--durable', 'a queue qtool creates is durable (the default); stop if the existing one is not')
-    .option(
-      '--no-durable',
-      'create a non-durable queue (refused by RabbitMQ 4.3+); stop if the existing one is durable',
-    );
-}
-
-function durability(options: { durable?: boolean }): DurabilityRequest {
-  if (options.durable === undefined) return 'unspecified';
-  return options.durable ? 'durable' : 'non-durable';
 }
