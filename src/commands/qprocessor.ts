@@ -337,6 +337,9 @@ export async function runQprocessor(
             report.notice(restoredLine(restored, link));
             channelRetries = 0;
           } else {
+            // The broker cancelled the consumer but its channel is open: close it, so whatever it
+            // still holds unacknowledged goes back to the queue instead of staying stuck there.
+            await consumer?.close();
             channelRetries = tally.received > 0 ? 1 : channelRetries + 1;
             await new Promise((resolve) => setTimeout(resolve, reconnectDelay(channelRetries)));
           }

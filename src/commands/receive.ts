@@ -276,6 +276,9 @@ export async function runReceive(
             writeLine(io.stderr, restoredLine(restored, link));
             channelRetries = 0;
           } else {
+            // The broker cancelled the consumer but its channel is open: close it, so whatever it
+            // still holds unacknowledged goes back to the queue instead of staying stuck there.
+            await gen.consumer?.close();
             channelRetries = gen.delivered > 0 ? 1 : channelRetries + 1;
             await delay(reconnectDelay(channelRetries));
           }

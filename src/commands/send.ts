@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import { letPendingIoRun } from '../amqp/connect.js';
 import { explainAmqpError, parseBrokerClose } from '../amqp/explain.js';
 import { type PublishResult, publishAll, releaseBlockedConnection } from '../amqp/publish.js';
 import {
@@ -97,6 +98,8 @@ export async function runSend(
       let reconnectFailure: unknown;
       const reconnect = async () => {
         const lost = link.session;
+        // amqplib closes the channels before it reports the connection's end: let that arrive.
+        await letPendingIoRun();
         if (!lost.isLost()) return null;
         if (!options.reconnect.enabled) return null;
         say(
