@@ -276,6 +276,36 @@ const probes = {
     };
   },
 
+  /**
+   * ACM: the broker cancels a consumer (here: its queue is deleted). Re-consumed on the same
+   * channel? What does the 404 of re-consuming a missing queue do?
+   */
+  async 'acm-basic-cancel'() {
+    const queue = 'qtool-probe-cancel';
+    await freshQueue(queue);
+    const manager = acm.connect([url], { reconnectTimeInSeconds: 0.25 });
+    const disconnectErrors = [];
+    manager.on('disconnect', ({ err }) => disconnectErrors.push(err?.message));
+    const wrapper = manager.createChannel({
+      confirm: false,
+      setup: (channel) => channel.assertQueue(queue, { durable: true }),
+    });
+    const received = [];
+    await wrapper.waitForConnect();
+    await wrapper.consume(queue, (message) => received.push(message.content.toString()), { noAck: true });
+    await admin((channel) => channel.deleteQueue(queue));
+    await sleep(2_000);
+    const consumers = await admin(async (channel) => {
+      await channel.assertQueue(queue, { durable: true });
+      return (await channel.checkQueue(queue)).consumerCount;
+    });
+    await publishConfirmed(queue, 'after the cancel');
+    await sleep(1_000);
+    await manager.close();
+    await admin((channel) => channel.deleteQueue(queue));
+    return { disconnectErrors, consumersTwoSecondsLater: consumers, receivedAfterwards: received };
+  },
+
   /** amqplib recovery: after a reconnect, what is left of a channel and its consumer? */
   async 'recovery-channels-after-reconnect'() {
     const queue = 'qtool-probe-recovery-channel';

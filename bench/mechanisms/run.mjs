@@ -1,6 +1,7 @@
 // Throughput of the reconnection mechanisms qtool could build on, on a bulk send and receive.
 //
 //   node bench/mechanisms/run.mjs [amqp-url] [--rounds 5] [--messages 100000] [--json out.json]
+//   node bench/mechanisms/run.mjs --report out.json      (the table of an earlier run)
 //
 // Publish: N persistent ~100-byte messages into a durable queue with publisher confirms, at most
 // 512 unconfirmed at once. Consume: N messages with manual acks and prefetch 200. Every variant
@@ -8,7 +9,7 @@
 // the ratio of each median to the plain-amqplib median. See docs/reconnection.md.
 
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import amqp from 'amqplib';
 import { loadConnectionManager, maskUrl, median, parseArgs, repoAmqplibVersion } from './lib.mjs';
 
@@ -23,7 +24,8 @@ const PREFETCH = 200;
 const BODY_BYTES = 100;
 const QUEUE = 'qtool-bench-mechanisms';
 
-const acm = loadConnectionManager();
+/** amqp-connection-manager, loaded (and installed if missing) when a run starts. */
+let acm;
 
 /** A fresh ~100-byte body per message, as a sender reading its input would have. */
 function bodyFor(i) {
@@ -258,6 +260,7 @@ async function timeOne(kind, name, makeVariant) {
 }
 
 async function main() {
+  acm = loadConnectionManager();
   console.error(
     `broker ${maskUrl(url)}, ${count} messages, ${rounds} rounds, node ${process.version}, amqplib ${repoAmqplibVersion()}`,
   );
@@ -290,30 +293,45 @@ async function main() {
   }
   await withAdmin(async (model) => (await model.createChannel()).deleteQueue(QUEUE));
 
-  const lines = [
-    '| operation | variant | median msg/s | min-max msg/s | rate vs plain | client CPU µs/msg (median) | CPU vs plain |',
-    '|---|---|---:|---:|---:|---:|---:|',
-  ];
-  for (const kind of ['publish', 'consume']) {
-    const baseRate = median(results[kind]['plain amqplib'].map((r) => r.rate));
-    const baseCpu = median(results[kind]['plain amqplib'].map((r) => r.cpuMicros));
-    for (const [name, runs] of Object.entries(results[kind])) {
-      const rates = runs.map((r) => r.rate);
-      const rate = median(rates);
-      const cpu = median(runs.map((r) => r.cpuMicros));
-      const range = `${Math.round(Math.min(...rates))}-${Math.round(Math.max(...rates))}`;
-      lines.push(
-        `| ${kind} | ${name} | ${Math.round(rate)} | ${range} | ${(rate / baseRate).toFixed(2)} | ${cpu.toFixed(1)} | ${(cpu / baseCpu).toFixed(2)} |`,
-      );
-    }
-  }
-  console.log(lines.join('\n'));
+  console.log(formatTable(results));
   if (typeof options.json === 'string') {
     writeFileSync(
       options.json,
       `${JSON.stringify({ node: process.version, count, rounds, window: WINDOW, prefetch: PREFETCH, results }, null, 2)}\n`,
     );
   }
+}
+
+/**
+ * Medians per variant, and each variant's ratio to plain amqplib taken within the same round
+ * (the median of those per-round ratios): on a shared machine the load drifts between rounds,
+ * and runs of one round ran minutes apart at most.
+ */
+function formatTable(results) {
+  const lines = [
+    '| operation | variant | median msg/s | min-max msg/s | rate vs plain, paired median | client CPU µs/msg, median | CPU vs plain, paired median |',
+    '|---|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const kind of ['publish', 'consume']) {
+    const baseline = results[kind]['plain amqplib'];
+    for (const [name, runs] of Object.entries(results[kind])) {
+      const rates = runs.map((r) => r.rate);
+      const rateRatio = median(runs.map((r, i) => r.rate / baseline[i].rate));
+      const cpuRatio = median(runs.map((r, i) => r.cpuMicros / baseline[i].cpuMicros));
+      const range = `${Math.round(Math.min(...rates))}-${Math.round(Math.max(...rates))}`;
+      const cpu = median(runs.map((r) => r.cpuMicros)).toFixed(1);
+      lines.push(
+        `| ${kind} | ${name} | ${Math.round(median(rates))} | ${range} | ${rateRatio.toFixed(2)} | ${cpu} | ${cpuRatio.toFixed(2)} |`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+if (typeof options.report === 'string') {
+  // Re-print the table of an earlier run: node run.mjs --report out.json
+  console.log(formatTable(JSON.parse(readFileSync(options.report, 'utf8')).results));
+  process.exit(0);
 }
 
 main().catch((error) => {
