@@ -1,6 +1,6 @@
 import { QtoolError } from '../errors.js';
-import { certificateProblem } from './explain-tls.js';
 import { parseBrokerClose } from './explain.js';
+import { certificateProblem } from './explain-tls.js';
 
 /**
  * When to try again after a lost connection, and when not to. Pure, so it is unit-tested alone.

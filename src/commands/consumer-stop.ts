@@ -1,6 +1,6 @@
 import { letPendingIoRun } from '../amqp/connect.js';
-import { parseBrokerClose } from '../amqp/explain.js';
 import type { ConsumerStop } from '../amqp/consume.js';
+import { parseBrokerClose } from '../amqp/explain.js';
 import { findQueue } from '../amqp/queue.js';
 import type { Session } from '../amqp/session.js';
 import { QtoolError } from '../errors.js';

@@ -8,9 +8,8 @@ import {
   startConsumer,
 } from '../amqp/consume.js';
 import { deliveryCountOf } from '../amqp/delivery-count.js';
-import type { Link } from '../amqp/link.js';
-import { reconnectDelay } from '../amqp/reconnect-policy.js';
 import { explainAmqpError, isBrokerShutdown } from '../amqp/explain.js';
+import type { Link } from '../amqp/link.js';
 import {
   type DurabilityRequest,
   ensureQueue,
@@ -18,6 +17,7 @@ import {
   type QueueDurability,
 } from '../amqp/queue.js';
 import type { QueueType } from '../amqp/queue-type.js';
+import { reconnectDelay } from '../amqp/reconnect-policy.js';
 import type { ConnectionSettings } from '../config/connection.js';
 import { EXIT_CRASH, QtoolError } from '../errors.js';
 import { formatDuration } from '../output/format.js';
@@ -40,15 +40,7 @@ import {
 import { type ConsumerRetry, consumerRetry, explainConsumerStop } from './consumer-stop.js';
 import type { CommandIo } from './io.js';
 import { deliveryLimitNoticeFor } from './quorum-notice.js';
-import {
-  lostLine,
-  nodeInUse,
-  type ReconnectOptions,
-  restoredLine,
-  retryLine,
-  retryWorthSaying,
-  withLink,
-} from './with-link.js';
+import { lostLine, nodeInUse, type ReconnectOptions, reconnectSaying, withLink } from './with-link.js';
 
 export interface QprocessorOptions {
   name: string | undefined;
@@ -322,19 +314,10 @@ export async function runQprocessor(
           report.warn(lostLine(why, retry, fate(end)));
           declare = retry === 'connection';
           if (retry === 'connection') {
-            const restored = await link.restore(
-              {
-                onRetry: (failed, attempt, delayMs) => {
-                  if (retryWorthSaying(attempt)) report.notice(retryLine(failed, attempt, delayMs));
-                },
-              },
-              interrupted.signal,
-            );
-            if (restored === null) {
+            if ((await reconnectSaying(link, (line) => report.notice(line), interrupted.signal)) === null) {
               report.tally(tally, null);
               return 0;
             }
-            report.notice(restoredLine(restored, link));
             channelRetries = 0;
           } else {
             // The broker cancelled the consumer but its channel is open: close it, so whatever it

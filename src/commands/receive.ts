@@ -1,28 +1,20 @@
 import { letPendingIoRun } from '../amqp/connect.js';
-import { explainAmqpError } from '../amqp/explain.js';
 import type { ConsumeMessage, Consumer, ConsumerStop } from '../amqp/consume.js';
 import { startConsumer } from '../amqp/consume.js';
 import { deliveryCountField } from '../amqp/delivery-count.js';
+import { explainAmqpError } from '../amqp/explain.js';
 import { type DurabilityRequest, ensureQueue } from '../amqp/queue.js';
 import type { QueueType } from '../amqp/queue-type.js';
-import { bodyForJson } from '../body.js';
 import { reconnectDelay } from '../amqp/reconnect-policy.js';
 import type { Session } from '../amqp/session.js';
+import { bodyForJson } from '../body.js';
 import type { ConnectionSettings } from '../config/connection.js';
 import { QtoolError } from '../errors.js';
 import { plural } from '../output/format.js';
 import { consumerRetry, explainConsumerStop } from './consumer-stop.js';
 import { type CommandIo, writeLine } from './io.js';
 import { LineWriter, writesToPipe } from './line-writer.js';
-import {
-  lostLine,
-  nodeInUse,
-  type ReconnectOptions,
-  restoredLine,
-  retryLine,
-  retryWorthSaying,
-  withLink,
-} from './with-link.js';
+import { lostLine, nodeInUse, type ReconnectOptions, reconnectSaying, withLink } from './with-link.js';
 
 export interface ReceiveOptions {
   acknowledge: boolean;
@@ -264,16 +256,8 @@ export async function runReceive(
           writeLine(io.stderr, lostLine(explainAmqpError(explained.error, session.settings), retry, account));
           declare = retry === 'connection';
           if (retry === 'connection') {
-            const restored = await link.restore(
-              {
-                onRetry: (failure, attempt, delayMs) => {
-                  if (retryWorthSaying(attempt)) writeLine(io.stderr, retryLine(failure, attempt, delayMs));
-                },
-              },
-              interrupted.signal,
-            );
-            if (restored === null) return 0;
-            writeLine(io.stderr, restoredLine(restored, link));
+            const say = (line: string) => writeLine(io.stderr, line);
+            if ((await reconnectSaying(link, say, interrupted.signal)) === null) return 0;
             channelRetries = 0;
           } else {
             // The broker cancelled the consumer but its channel is open: close it, so whatever it
@@ -282,7 +266,8 @@ export async function runReceive(
             channelRetries = gen.delivered > 0 ? 1 : channelRetries + 1;
             await delay(reconnectDelay(channelRetries));
           }
-          if (finishedAlready(interrupted)) return 0;
+          // Ctrl-C while the consumer was being replaced: there is nothing left to do.
+          if (interrupted.signal.aborted) return 0;
           stopping = false;
           continue;
         }
@@ -349,11 +334,6 @@ export async function runReceive(
       return 0;
     }
   });
-}
-
-/** Whether Ctrl-C came while the consumer was being replaced: then there is nothing left to do. */
-function finishedAlready(interrupted: AbortController): boolean {
-  return interrupted.signal.aborted;
 }
 
 /** One consumer's messages and counts; receive starts a new one after each reconnect. */

@@ -17,14 +17,7 @@ import { createSendProgress, type ProgressTotal } from '../output/progress.js';
 import { type CommandIo, writeLine } from './io.js';
 import { checkSource, type MessageSource, messagesFrom } from './send-input.js';
 import { resolveSendTarget } from './send-target.js';
-import {
-  lostLine,
-  type ReconnectOptions,
-  restoredLine,
-  retryLine,
-  retryWorthSaying,
-  withLink,
-} from './with-link.js';
+import { lostLine, type ReconnectOptions, reconnectSaying, withLink } from './with-link.js';
 
 export interface SendOptions {
   source: MessageSource;
@@ -106,17 +99,8 @@ export async function runSend(
           `qtool: ${lostLine(await lost.lost, 'connection')} What the broker did not confirm is sent again.`,
         );
         try {
-          const restored = await link.restore(
-            {
-              onRetry: (error, attempt, delayMs) => {
-                if (retryWorthSaying(attempt)) say(`qtool: ${retryLine(error, attempt, delayMs)}`);
-              },
-            },
-            stop.signal,
-          );
-          if (restored === null) return null;
-          say(`qtool: ${restoredLine(restored, link)}`);
-          return restored.session.model;
+          const restored = await reconnectSaying(link, (line) => say(`qtool: ${line}`), stop.signal);
+          return restored === null ? null : restored.session.model;
         } catch (error) {
           reconnectFailure = error;
           return null;

@@ -54,17 +54,38 @@ export function lostLine(error: QtoolError, retry: 'connection' | 'channel', acc
   return account === undefined ? what : `${what} ${account}`;
 }
 
+/**
+ * link.restore() for a command, telling its user about it through `say` (each command prints its
+ * own way): the failed attempts worth a line, and the node it is back on. Null after Ctrl-C.
+ */
+export async function reconnectSaying(
+  link: Link,
+  say: (line: string) => void,
+  signal: AbortSignal,
+): Promise<Restored | null> {
+  const restored = await link.restore(
+    {
+      onRetry: (error, attempt, delayMs) => {
+        if (retryWorthSaying(attempt)) say(retryLine(error, attempt, delayMs));
+      },
+    },
+    signal,
+  );
+  if (restored !== null) say(restoredLine(restored, link));
+  return restored;
+}
+
 /** One line per failed attempt would flood a pane during a long outage: say the first few, then every tenth. */
-export function retryWorthSaying(attempt: number): boolean {
+function retryWorthSaying(attempt: number): boolean {
   return attempt <= 3 || attempt % 10 === 0;
 }
 
-export function retryLine(error: QtoolError, attempt: number, delayMs: number): string {
+function retryLine(error: QtoolError, attempt: number, delayMs: number): string {
   return `reconnect attempt ${attempt} failed (${error.message}); trying again in ${formatDuration(delayMs)}`;
 }
 
 /** "reconnected to ... after 4.2 s": the node in use, how long it took, how many reconnects so far. */
-export function restoredLine(restored: Restored, link: Link): string {
+function restoredLine(restored: Restored, link: Link): string {
   const { session, attempts, downtimeMs } = restored;
   return (
     `reconnected to ${nodeInUse(session.settings, link.clustered)} after ${formatDuration(downtimeMs)}` +

@@ -1,5 +1,5 @@
-import type { Endpoint } from './connection.js';
 import { UsageError } from '../errors.js';
+import type { Endpoint } from './connection.js';
 
 /**
  * Parsers for the values of connection settings. Each names the flag, variable or profile key
@@ -114,11 +114,15 @@ export function parseHostList(
   text: string,
   label = '--host',
 ): { hostname: string; port?: number; failover: Endpoint[] } {
-  const [first, ...others] = text.split(',').map((entry, index, all) => {
-    if (entry === '' && all.length > 1)
-      throw new UsageError(`${label} has an empty entry in its list of hosts`);
-    return parseHostPort(entry, label);
-  }) as [{ hostname: string; port?: number }, ...{ hostname: string; port?: number }[]];
+  const entries = text.split(',');
+  // A lone empty value gets parseHostPort's own "must not be empty".
+  if (entries.length > 1 && entries.includes('')) {
+    throw new UsageError(`${label} has an empty entry in its list of hosts`);
+  }
+  const [first, ...others] = entries.map((entry) => parseHostPort(entry, label)) as [
+    { hostname: string; port?: number },
+    ...{ hostname: string; port?: number }[],
+  ];
   return { ...first, failover: others };
 }
 

@@ -5,9 +5,9 @@ import { runReceive } from '../../commands/receive.js';
 import { runSend } from '../../commands/send.js';
 import { ON_LOSE_CHOICES, type OnLose } from '../../worker/policy.js';
 import type { CliContext } from '../context.js';
+import { nonEmpty, nonNegativeSeconds, positiveInteger, positiveSeconds, prefetchCount } from '../parsers.js';
 import { addQueueOptions, queueOptions } from '../queue-options.js';
 import { addReconnectOptions, reconnectOptions } from '../reconnect-options.js';
-import { nonEmpty, nonNegativeSeconds, positiveInteger, positiveSeconds, prefetchCount } from '../parsers.js';
 
 /** send, receive, qprocessor and demo: the lab's own commands. */
 export function registerMessagingCommands(program: Command, { io, result, connection }: CliContext): void {
