@@ -32,7 +32,8 @@ export async function openConnection(
   try {
     return await amqp.connect(options, {
       timeout: CONNECT_TIMEOUT_MS,
-      clientProperties: { connection_name: `qtool ${purpose}` },
+      // The pid tells apart the panes of one student (and lets a test close exactly its own client).
+      clientProperties: { connection_name: `qtool ${purpose} (pid ${process.pid})` },
       ...(settings.protocol === 'amqps' ? await tlsSocketOptions(settings) : {}),
     });
   } catch (error) {

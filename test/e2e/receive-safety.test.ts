@@ -266,8 +266,8 @@ describe('qtool receive stopping while its output is stuck', () => {
   });
 });
 
-/** Closes every connection the broker knows as `qtool receive` (only this file's receive runs then). */
-async function closeReceiveConnections(): Promise<number> {
+/** Closes the connections of the receive running as process `pid`; returns how many there were. */
+async function closeReceiveConnections(pid: number | undefined): Promise<number> {
   const listing = await broker.ctl([
     'list_connections',
     '--quiet',
@@ -277,7 +277,7 @@ async function closeReceiveConnections(): Promise<number> {
   ]);
   const pids = listing
     .split('\n')
-    .filter((line) => line.includes('"qtool receive"'))
+    .filter((line) => line.includes(`"qtool receive (pid ${pid})"`))
     .map((line) => line.split('\t')[0] ?? '');
   for (const pid of pids) await broker.ctl(['close_connection', pid, 'test kill']);
   return pids.length;
@@ -313,7 +313,7 @@ describe.skipIf(!broker.hasCtl)('qtool receive when the broker closes its connec
     try {
       await eventually(() => /Waiting for messages/.test(receiver.stderr()), 'the banner');
       await eventually(async () => (await ready(queue)) === 0, 'all 100 delivered');
-      expect(await closeReceiveConnections()).toBe(1);
+      expect(await closeReceiveConnections(receiver.child.pid)).toBe(1);
       await eventually(() => /Ended early/.test(receiver.stderr()), 'the account', 20_000);
       // Only now read the pipe: everything qtool still writes after the account arrives here.
       const reading = new Promise<number>((resolve, reject) => {
@@ -364,7 +364,7 @@ describe.skipIf(!broker.hasCtl)('qtool receive when the broker closes its connec
     });
     try {
       await eventually(() => stdout.split('\n').length > total, 'every message printed');
-      expect(await closeReceiveConnections()).toBe(1);
+      expect(await closeReceiveConnections(receiver.child.pid)).toBe(1);
       expect(await receiver.finished(30_000), receiver.stderr()).toBe(1);
     } finally {
       receiver.killGroup();
