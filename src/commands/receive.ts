@@ -144,7 +144,8 @@ export async function runReceive(
     const wrapUp = async (
       gen: Generation,
       queueDeleted: boolean,
-      lead?: string,
+      /** null: a bare account, for a receive that carries on after reconnecting. */
+      lead?: string | null,
     ): Promise<string | undefined> => {
       if (manualAck) {
         gen.output.abandon();
@@ -247,7 +248,8 @@ export async function runReceive(
               : await explainConsumerStop(stop, session, settings.queue);
           const retry = interrupted.signal.aborted ? 'none' : consumerRetry(stop, explained, session);
           const final = retry === 'none' || (retry === 'connection' && !options.reconnect.enabled);
-          const account = await wrapUp(gen, explained.queueDeleted, final ? 'Ended early' : undefined);
+          // "Ended early" only when it does end: a receive that reconnects carries on.
+          const account = await wrapUp(gen, explained.queueDeleted, final ? 'Ended early' : null);
           taken += manualAck ? gen.acked : gen.output.written;
           if (final) {
             if (account !== undefined) writeLine(io.stderr, account);
@@ -432,8 +434,8 @@ export function endedEarlyAccount(
   pipe: boolean,
   queueDeleted: boolean,
   counts: { printedNotAcked: number; beingWritten: number; notWritten: number },
-  /** What the account starts with; without one, it is a bare sentence. */
-  lead: string | undefined = 'Ended early',
+  /** What the account starts with; null for a bare sentence (when receive carries on). */
+  lead: string | null = 'Ended early',
 ): string | undefined {
   const { printedNotAcked, beingWritten, notWritten } = counts;
   if (!manualAck) {
@@ -468,8 +470,8 @@ export function endedEarlyAccount(
 }
 
 /** `Lead: text.`, or `Text.` without a lead. */
-function sentence(lead: string | undefined, text: string): string {
-  return lead === undefined ? `${text.charAt(0).toUpperCase()}${text.slice(1)}.` : `${lead}: ${text}.`;
+function sentence(lead: string | null, text: string): string {
+  return lead === null ? `${text.charAt(0).toUpperCase()}${text.slice(1)}.` : `${lead}: ${text}.`;
 }
 
 /** The broker did not confirm the channel's close: the last acks may not have reached it. */

@@ -1,0 +1,102 @@
+import { expect } from 'vitest';
+import { type RunningCli, startCli } from './cli.js';
+
+/**
+ * What the fault suite (test/e2e/faults-*.test.ts) shares: every qtool it starts is tracked, so
+ * each test can show that none is left running, and a failing test still ends what it started.
+ */
+export interface Launcher {
+  /** startCli, tracked. */
+  start(...args: Parameters<typeof startCli>): RunningCli;
+  /** Fails unless every qtool this launcher started has ended (checked by pid). */
+  expectNoneRunning(): void;
+  /** Kills (SIGKILL) whatever is still running, and forgets everything started so far. */
+  killLeftovers(): Promise<void>;
+}
+
+export function launcher(): Launcher {
+  let started: RunningCli[] = [];
+  return {
+    start(...args) {
+      const cli = startCli(...args);
+      started.push(cli);
+      return cli;
+    },
+    expectNoneRunning() {
+      for (const cli of started) {
+        const { pid } = cli.process;
+        expect(pid, 'a qtool that never started').toBeDefined();
+        expect(
+          isRunning(pid as number),
+          `qtool ${cli.process.spawnargs.slice(2).join(' ')} (pid ${pid}) still runs`,
+        ).toBe(false);
+      }
+    },
+    async killLeftovers() {
+      const left = started.filter((cli) => isRunning(cli.process.pid));
+      started = [];
+      await Promise.all(left.map((cli) => killOutright(cli)));
+    },
+  };
+}
+
+/** Whether a process with this pid exists (Node reaps its children once they end, so an ended child has none). */
+export function isRunning(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `kill -9`, and wait until the process is gone (RunningCli.finished calls a SIGKILL a time-out). */
+export async function killOutright(cli: RunningCli): Promise<void> {
+  const child = cli.process;
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  child.kill('SIGKILL');
+  await closed;
+}
+
+/** One line of `qprocessor --json`. */
+export interface WorkerEvent {
+  event: 'received' | 'processed' | 'lost' | 'acked' | 'requeued';
+  worker: string;
+  body: string;
+  redelivered: boolean;
+  deliveryTag: number;
+}
+
+export const workerEvents = (worker: RunningCli, event: WorkerEvent['event']): WorkerEvent[] =>
+  completeJsonLines<WorkerEvent>(worker.stdout()).filter((line) => line.event === event);
+
+/**
+ * The JSON lines of a running process's output so far: only whole ones, since a pipe may hand over
+ * the start of a line before its end (jsonLines is for a process that has ended).
+ */
+export function completeJsonLines<T = Record<string, unknown>>(text: string): T[] {
+  return text
+    .slice(0, text.lastIndexOf('\n') + 1)
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as T);
+}
+
+/** How many times each body occurs in `bodies`. */
+export function countByBody(bodies: Iterable<string>): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const body of bodies) counts.set(body, (counts.get(body) ?? 0) + 1);
+  return counts;
+}
+
+/** The bodies of `expected` that `counts` does not hold at least once. */
+export function missing(expected: readonly string[], counts: Map<string, number>): string[] {
+  return expected.filter((body) => (counts.get(body) ?? 0) === 0);
+}
+
+/** A number as qtool prints it ("200,000") back to a number. */
+export function parseCount(text: string | undefined): number {
+  return Number((text ?? 'NaN').replace(/,/g, ''));
+}
