@@ -2,6 +2,7 @@ import { type ConnectionSettings, maskedUrl } from '../config/connection.js';
 import { plainLine, rememberSample, renderWatchFrame, type SparklineHistory } from '../output/queue-table.js';
 import { colorLevel, createStyle } from '../output/style.js';
 import { type CommandIo, writeLine } from './io.js';
+import type { ReconnectOptions } from './with-link.js';
 import { missingQueuesError, type SamplerOptions, withQueueSampler } from './queue-sampler.js';
 
 export interface WatchOptions extends SamplerOptions {
@@ -10,6 +11,8 @@ export interface WatchOptions extends SamplerOptions {
   count: number | undefined;
   /** One JSON document per sample and line, as `status --json` gives. */
   json: boolean;
+  /** A lost connection comes back in the background while the watch goes on (--no-reconnect: it does not). */
+  reconnect: ReconnectOptions;
 }
 
 /** Depth samples kept per queue: more than any pane is wide. */

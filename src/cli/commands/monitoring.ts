@@ -6,6 +6,7 @@ import { runWatch } from '../../commands/watch.js';
 import { type ConnectionSettings, parseQueueName } from '../../config/connection.js';
 import type { CliContext } from '../context.js';
 import { positiveInteger, positiveSeconds } from '../parsers.js';
+import { addReconnectOptions, reconnectOptions } from '../reconnect-options.js';
 
 /** status and watch: how full the queues are, once or continuously. */
 export function registerMonitoringCommands(program: Command, { io, result, connection }: CliContext): void {
@@ -26,14 +27,19 @@ export function registerMonitoringCommands(program: Command, { io, result, conne
     );
   });
 
-  addSourceOptions(
-    program
-      .command('watch')
-      .description("status refreshed in place, with a sparkline of each queue's depth; q or Ctrl-C quits")
-      .argument('[queue...]', 'queues to watch (default: every queue, or --queue without the management API)')
-      .option('--interval <seconds>', 'seconds between samples', positiveSeconds, 1)
-      .option('--count <n>', 'take n samples, then exit', positiveInteger)
-      .option('--json', 'one JSON document per sample and line, as status --json', false),
+  addReconnectOptions(
+    addSourceOptions(
+      program
+        .command('watch')
+        .description("status refreshed in place, with a sparkline of each queue's depth; q or Ctrl-C quits")
+        .argument(
+          '[queue...]',
+          'queues to watch (default: every queue, or --queue without the management API)',
+        )
+        .option('--interval <seconds>', 'seconds between samples', positiveSeconds, 1)
+        .option('--count <n>', 'take n samples, then exit', positiveInteger)
+        .option('--json', 'one JSON document per sample and line, as status --json', false),
+    ),
   ).action(async (queues: string[], options, command: Command) => {
     const settings = await connection(command);
     result.exitCode = await runWatch(
@@ -43,6 +49,7 @@ export function registerMonitoringCommands(program: Command, { io, result, conne
         intervalSeconds: options.interval,
         count: options.count,
         json: options.json,
+        reconnect: reconnectOptions(options),
       },
       io,
     );
