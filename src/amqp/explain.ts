@@ -197,7 +197,9 @@ function explainBrokerClose(close: BrokerClose, context: ErrorContext, cause: un
     });
   }
   const stream =
-    (replyCode === 406 && /consumer prefetch count is not set for 'queue '(.*)' in vhost/s.exec(text)) ||
+    // 3.10 says "for 'queue 'q' in vhost", 4.0 "for stream queue 'q' in vhost".
+    (replyCode === 406 &&
+      /consumer prefetch count is not set for (?:'queue |stream queue )'(.*)' in vhost/s.exec(text)) ||
     (replyCode === 540 &&
       /automatic acknowledgement not supported by stream queues queue '(.*)' in vhost/s.exec(text));
   if (stream) {

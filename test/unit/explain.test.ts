@@ -39,6 +39,21 @@ describe('explainAmqpError', () => {
     expect(error.message).toMatch(/wrong username or password/);
   });
 
+  it.each([
+    [
+      '3.10',
+      "PRECONDITION_FAILED - consumer prefetch count is not set for 'queue 'events' in vhost 'student1''",
+    ],
+    [
+      '4.0',
+      "PRECONDITION_FAILED - consumer prefetch count is not set for stream queue 'events' in vhost 'student1'",
+    ],
+  ])('explains a stream consumer without a prefetch in the words of RabbitMQ %s', (_version, text) => {
+    const error = explainAmqpError(brokerError(406, 'PRECONDITION-FAILED', text), context);
+    expect(error.message).toMatch(/^queue 'events' is a stream: /);
+    expect(error.hint).toMatch(/--acknowledge --prefetch/);
+  });
+
   it('explains the consumer timeout', () => {
     const error = explainAmqpError(
       brokerError(
