@@ -85,7 +85,7 @@ function retryLine(error: QtoolError, attempt: number, delayMs: number): string 
 }
 
 /** "reconnected to ... after 4.2 s": the node in use, how long it took, how many reconnects so far. */
-function restoredLine(restored: Restored, link: Link): string {
+export function restoredLine(restored: Restored, link: Link): string {
   const { session, attempts, downtimeMs } = restored;
   return (
     `reconnected to ${nodeInUse(session.settings, link.clustered)} after ${formatDuration(downtimeMs)}` +
