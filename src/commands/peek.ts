@@ -1,7 +1,11 @@
-import { findQueue, type PeekedMessage, peekMessages } from '../amqp/queue.js';
+import { deliveryCountField, deliveryCountOf } from '../amqp/delivery-count.js';
+import { findQueue, inspectExistingQueue, type PeekedMessage, peekMessages } from '../amqp/queue.js';
+import { announcedServer } from '../amqp/server-identity.js';
 import { bodyForJson } from '../body.js';
 import type { ConnectionSettings } from '../config/connection.js';
+import { QtoolError } from '../errors.js';
 import { plural } from '../output/format.js';
+import { type NackReturnCost, nackReturnCost } from '../worker/delivery-limit.js';
 import { brokerCloseOf } from './broker-close.js';
 import { type CommandIo, writeLine } from './io.js';
 import { explainUnsupported, missingQueueError } from './queue-admin.js';
@@ -11,12 +15,16 @@ export interface PeekOptions {
   /** How many messages from the head of the queue to show. */
   count: number;
   json: boolean;
+  /** Peek even where each peek counts toward a quorum queue's default delivery limit. */
+  force: boolean;
 }
 
 /**
  * `qtool peek`: shows the first messages of a queue without taking them. They are fetched with
  * manual ack and all put back before anything is printed, so even `qtool peek | head -1` leaves
- * the queue as it was, except that the broker now marks them redelivered.
+ * the queue as it was, except that the broker now marks them redelivered. On a quorum queue the
+ * broker may also count the return (see nackReturnCost): where that brings the messages closer to
+ * being dropped by default, peek refuses unless --force, and says how often they have come back.
  */
 export async function runPeek(
   settings: ConnectionSettings,
@@ -27,6 +35,21 @@ export async function runPeek(
   return withSession(settings, 'peek', async (session) => {
     const figures = await findQueue(session.model, queue);
     if (figures === null) throw missingQueueError(queue, settings.vhost);
+    const server = announcedServer(session.model);
+    // Where qtool cannot tell the type (no configure permission) it peeks as at a classic queue;
+    // the messages' own x-delivery-count then gives a quorum queue away, for the summary.
+    const { type } = await inspectExistingQueue(session.model, queue);
+    let cost: NackReturnCost = type === 'quorum' ? nackReturnCost(server) : 'free';
+    if (cost === 'limit' && !options.force) {
+      const broker =
+        server.version === null ? 'this broker' : `${server.product ?? 'the broker'} ${server.version}`;
+      throw new QtoolError(
+        `queue '${queue}' is a quorum queue, and ${broker} counts every return of a message toward its delivery limit (20 by default): each peek brings the messages it shows one return closer to being dropped or dead-lettered`,
+        {
+          hint: 'Run again with --force to peek anyway; qtool then says how often they have come back. RabbitMQ 4.3 and later do not count a peek.',
+        },
+      );
+    }
 
     let messages: PeekedMessage[];
     try {
@@ -59,14 +82,34 @@ export async function runPeek(
         options.json ? JSON.stringify(jsonRecord(queue, message)) : message.content.toString(),
       );
     }
+    if (type === null && messages.some((message) => deliveryCountOf(message) !== null)) {
+      cost = nackReturnCost(server);
+    }
     const ready = messages.length + last.fields.messageCount;
     writeLine(
       io.stderr,
       `peeked at ${messages.length === ready ? `all ${plural(ready, 'ready message')}` : `the first ${messages.length} of ${plural(ready, 'ready message')}`} in queue '${queue}'; ` +
-        'they are back in the queue in the same order, but the broker now marks them redelivered.',
+        `they are back in the queue in the same order, but the broker now marks them redelivered${returnsCounted(messages, cost)}.`,
     );
     return 0;
   });
+}
+
+/**
+ * What the broker counted for putting them back, for the summary: nothing on classic queues, nor
+ * where a nack is free. The count each message carried plus this peek's return.
+ */
+function returnsCounted(messages: PeekedMessage[], cost: NackReturnCost): string {
+  const counts = messages.map((message) => deliveryCountOf(message) ?? 0);
+  const most = Math.max(...counts) + 1;
+  const times = most === 1 ? 'once' : `${most} times`;
+  if (cost === 'limit') {
+    return ` and counted one more return for each: the most returned has now come back ${times}; at its 21st return by default the broker drops it or dead-letters it`;
+  }
+  if (cost === 'count') {
+    return ` and raised their x-delivery-count by one (the most returned: ${times}); that matters only if x-delivery-limit or a delivery-limit policy sets a limit`;
+  }
+  return '';
 }
 
 /** The same record as `qtool receive --json`, so scripts can read either. */
@@ -75,6 +118,7 @@ function jsonRecord(queue: string, message: PeekedMessage) {
     queue,
     ...bodyForJson(message.content),
     redelivered: message.fields.redelivered,
+    ...deliveryCountField(message),
     deliveryTag: message.fields.deliveryTag,
     properties: Object.fromEntries(
       Object.entries(message.properties as unknown as Record<string, unknown>).filter(

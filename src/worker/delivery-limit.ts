@@ -31,3 +31,19 @@ export function deliveryLimitNotice(queue: string, server: ServerIdentity): stri
   }
   return `${intro} ${broker} allows a message at most 20 failed deliveries by default (a reject, or a worker that stops without acking it; a nack with requeue, as --on-lose requeue sends, does not count); at the 21st it ${DROPPED}. ${OTHER_LIMIT}.`;
 }
+
+/**
+ * What putting a message back on a quorum queue with a nack (requeue) costs it on this broker,
+ * as `qtool peek` does: `limit` when it counts toward a delivery limit of 20 that applies by
+ * default (RabbitMQ 4.0 to 4.2, and a broker qtool cannot place, to be safe); `count` when it
+ * raises x-delivery-count but no limit applies unless one is set (3.x); `free` when a nack with
+ * requeue is not counted at all (4.3 and later).
+ */
+export type NackReturnCost = 'limit' | 'count' | 'free';
+
+export function nackReturnCost(server: ServerIdentity): NackReturnCost {
+  const version = rabbitmqVersion(server);
+  if (version === null) return 'limit';
+  if (version.major < 4) return 'count';
+  return version.major === 4 && version.minor < 3 ? 'limit' : 'free';
+}

@@ -16,10 +16,15 @@ export function registerQueueCommands(program: Command, { io, result, connection
     .description('show the first messages of the queue without taking them (they are marked redelivered)')
     .option('--count <n>', 'how many messages from the head of the queue', positiveInteger, 1)
     .option('--json', 'one JSON object per message, as receive --json', false)
+    .option(
+      '--force',
+      'peek at a quorum queue even where the broker counts each peek toward its delivery limit (RabbitMQ 4.0 to 4.2)',
+      false,
+    )
     .action(async (options, command: Command) => {
       result.exitCode = await runPeek(
         await connection(command),
-        { count: options.count, json: options.json },
+        { count: options.count, json: options.json, force: options.force },
         io,
       );
     });
