@@ -1,22 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findRabbitmqServer, type LocalNode, startLocalNode } from '../../src/broker/local-node.js';
+import type { LocalNode } from '../../src/broker/local-node.js';
 import { drain, queueState, withChannel } from '../support/amqp.js';
 import { uniqueName } from '../support/broker.js';
 import { type RunningCli, runCli, startCli } from '../support/cli.js';
+import { canStartTestNodes, startTestNode } from '../support/nodes.js';
 
 /**
  * Tests that restart or stop the broker, or shorten its consumer timeout, get a node of their
  * own so the shared test broker is never disturbed. They run in order: the node is stopped last.
  */
-const canStartNode = findRabbitmqServer() !== null;
-
-describe.skipIf(!canStartNode).sequential('on a broker of its own', () => {
+describe.skipIf(!canStartTestNodes()).sequential('on a broker of its own', () => {
   let node: LocalNode;
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    node = await startLocalNode({
-      watchdogOwnerPid: process.pid,
+    node = await startTestNode({
       // Short enough to see the consumer timeout within a test; RabbitMQ 3.10 checks it once a minute.
       extraConfig: { consumer_timeout: '2000' },
     });

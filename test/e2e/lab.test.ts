@@ -384,8 +384,9 @@ describe.skipIf(tmuxPath === null)('qtool lab', () => {
         await ownTmux(['kill-server']).catch(() => {});
       }
     } finally {
-      await rm(ownTmuxDir, { recursive: true, force: true });
-      await rm(config, { recursive: true, force: true });
+      // The panes' shells may still be writing into HOME (their history) as the killed server ends them.
+      await rm(ownTmuxDir, { recursive: true, force: true, maxRetries: 5 });
+      await rm(config, { recursive: true, force: true, maxRetries: 5 });
     }
   });
 });
