@@ -55,7 +55,9 @@ async function provide(
   info: Omit<TestBrokerInfo, 'version'>,
   series: RabbitmqSeries | null,
 ): Promise<void> {
-  const version = await brokerVersion(info.amqpUrl);
+  const version = await brokerVersion(info.amqpUrl).catch((error: Error) => {
+    throw new Error(`The test broker at ${redact(info.amqpUrl)} did not answer: ${error.message}`);
+  });
   project.provide('broker', { ...info, version });
   if (series !== null && !version.startsWith(`${series}.`)) {
     announcer(project)(
