@@ -2,6 +2,7 @@ import { type ConnectionSettings, hostAndPort } from '../config/connection.js';
 import { QtoolError } from '../errors.js';
 import { shellQuote } from '../output/format.js';
 import { explainTlsError } from './explain-tls.js';
+import { STREAM_CONSUMER_NOTE, STREAM_CONSUMER_RULE } from './queue-type.js';
 
 /** What amqplib and Node's sockets put on their errors. */
 interface RawError {
@@ -193,6 +194,16 @@ function explainBrokerClose(close: BrokerClose, context: ErrorContext, cause: un
     return new QtoolError('this broker refuses non-durable queues (deprecated since RabbitMQ 4.3)', {
       ...options,
       hint: 'Drop --no-durable: qtool creates durable queues by default.',
+    });
+  }
+  const stream =
+    (replyCode === 406 && /consumer prefetch count is not set for 'queue '(.*)' in vhost/s.exec(text)) ||
+    (replyCode === 540 &&
+      /automatic acknowledgement not supported by stream queues queue '(.*)' in vhost/s.exec(text));
+  if (stream) {
+    return new QtoolError(`queue '${stream[1]}' is a stream: ${STREAM_CONSUMER_RULE}`, {
+      ...options,
+      hint: `Run again with --acknowledge --prefetch n (e.g. --prefetch 100). ${STREAM_CONSUMER_NOTE}`,
     });
   }
   if (replyCode === 404 && /no exchange/.test(text)) {

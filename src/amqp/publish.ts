@@ -27,6 +27,11 @@ export interface PublishOptions {
   onBlocked?: (reason: string) => void;
   /** The broker reads from this connection again. */
   onUnblocked?: () => void;
+  /**
+   * Called (with confirms) when the channel closed because its connection was lost: a new
+   * connection to carry on with, or null to stop. Without it, a lost connection ends publishing.
+   */
+  reconnect?: () => Promise<ChannelModel | null>;
 }
 
 export interface PublishResult {
@@ -43,6 +48,8 @@ export interface PublishResult {
   returned: number;
   /** Sent, but the broker never answered for them: it may or may not have them. */
   unconfirmed: number;
+  /** Sent again on a new connection because the lost one never confirmed them (each counted once in `sent`). */
+  republished: number;
   /** Why publishing stopped early, if it did (a channel or connection error). */
   error: unknown;
   interrupted: boolean;
@@ -68,27 +75,19 @@ export async function publishAll(
   options: PublishOptions,
 ): Promise<PublishResult> {
   const window = options.window ?? DEFAULT_CONFIRM_WINDOW;
-  const channel: Channel | ConfirmChannel = options.confirm
-    ? await model.createConfirmChannel()
-    : await model.createChannel();
-
   const result: PublishResult = {
     sent: 0,
     confirmed: 0,
     nacked: 0,
     returned: 0,
     unconfirmed: 0,
+    republished: 0,
     error: undefined,
     interrupted: false,
     blockedBy: null,
   };
-  let outstanding = 0;
   let bytes = 0;
-  let closed = false;
-  let drained = true;
   let answered = false;
-  let blockedBy: string | null = null;
-  let counting = true;
   // Only the publishing loop below ever waits, so one pending wake-up is enough.
   let wake: (() => void) | null = null;
   const wakeUp = () => {
@@ -97,90 +96,195 @@ export async function publishAll(
     resume?.();
   };
   const stopping = () => options.signal?.aborted === true;
+  options.signal?.addEventListener('abort', wakeUp);
+  options.giveUp?.addEventListener('abort', wakeUp);
+
+  /**
+   * What one channel has in flight. After a lost connection the bodies it never confirmed are
+   * published again on the next one: the broker may have kept some, so a duplicate is possible,
+   * a loss is not.
+   */
+  interface Generation {
+    model: ChannelModel;
+    channel: Channel | ConfirmChannel;
+    /** Sent on this channel, not yet answered, in publishing order. */
+    inFlight: Map<number, Buffer>;
+    closed: boolean;
+    drained: boolean;
+    blockedBy: string | null;
+    /** False once this channel's account is taken: late callbacks change nothing. */
+    counting: boolean;
+    release(): void;
+  }
+  let nextId = 0;
+
+  const open = async (on: ChannelModel): Promise<Generation> => {
+    const channel: Channel | ConfirmChannel = options.confirm
+      ? await on.createConfirmChannel()
+      : await on.createChannel();
+    const gen: Generation = {
+      model: on,
+      channel,
+      inFlight: new Map(),
+      closed: false,
+      drained: true,
+      blockedBy: null,
+      counting: true,
+      release: () => {},
+    };
+    const onBlocked = (reason: unknown) => {
+      gen.blockedBy = String(reason ?? 'no reason given');
+      options.onBlocked?.(gen.blockedBy);
+      wakeUp();
+    };
+    const onUnblocked = () => {
+      gen.blockedBy = null;
+      options.onUnblocked?.();
+      wakeUp();
+    };
+    on.on('blocked', onBlocked);
+    on.on('unblocked', onUnblocked);
+    gen.release = () => {
+      on.off('blocked', onBlocked);
+      on.off('unblocked', onUnblocked);
+    };
+    channel.on('error', (error: unknown) => {
+      result.error ??= error;
+    });
+    channel.on('close', () => {
+      gen.closed = true;
+      wakeUp();
+    });
+    channel.on('drain', () => {
+      gen.drained = true;
+      wakeUp();
+    });
+    // The broker returns an unroutable mandatory message before confirming it.
+    channel.on('return', () => {
+      if (gen.counting) result.returned += 1;
+    });
+    return gen;
+  };
+
+  let gen = await open(model);
   // A blocked broker reads nothing more from us, so after Ctrl-C there is nothing worth waiting for.
-  const givenUp = () => options.giveUp?.aborted === true || (stopping() && blockedBy !== null);
+  const givenUp = () => options.giveUp?.aborted === true || (stopping() && gen.blockedBy !== null);
   const waitUntil = async (condition: () => boolean) => {
-    while (!condition() && !closed && !givenUp()) {
+    while (!condition() && !gen.closed && !givenUp()) {
       await new Promise<void>((resolve) => {
         wake = resolve;
       });
     }
   };
 
-  const onBlocked = (reason: unknown) => {
-    blockedBy = String(reason ?? 'no reason given');
-    options.onBlocked?.(blockedBy);
-    wakeUp();
-  };
-  const onUnblocked = () => {
-    blockedBy = null;
-    options.onUnblocked?.();
-    wakeUp();
-  };
-  model.on('blocked', onBlocked);
-  model.on('unblocked', onUnblocked);
-  options.signal?.addEventListener('abort', wakeUp);
-  options.giveUp?.addEventListener('abort', wakeUp);
-
-  channel.on('error', (error: unknown) => {
-    result.error ??= error;
-  });
-  channel.on('close', () => {
-    closed = true;
-    wakeUp();
-  });
-  channel.on('drain', () => {
-    drained = true;
-    wakeUp();
-  });
-  // The broker returns an unroutable mandatory message before confirming it.
-  channel.on('return', () => {
-    if (counting) result.returned += 1;
-  });
-
-  const settle = (error: unknown) => {
-    // Once the result is handed back, a late callback (the connection closing) changes nothing.
-    if (!counting) return;
-    outstanding -= 1;
-    if (error === null || error === undefined) result.confirmed += 1;
-    else if (/nacked/.test(String((error as Error).message))) result.nacked += 1;
-    else result.unconfirmed += 1;
-    wakeUp();
+  /** Bodies to publish again (their channel died unanswered), before any new one from the source. */
+  let backlog: Buffer[] = [];
+  /**
+   * The channel closed: if its connection was lost and the caller reconnects, carry what it never
+   * confirmed over to a new channel and go on; otherwise stop (false).
+   */
+  const carryOver = async (): Promise<boolean> => {
+    if (!options.confirm || options.reconnect === undefined || result.error !== undefined || stopping()) {
+      return false;
+    }
+    const old = gen;
+    old.counting = false;
+    old.release();
+    const next = await options.reconnect();
+    if (next === null) {
+      old.counting = true;
+      return false;
+    }
+    const unanswered = [...old.inFlight.values()];
+    result.sent -= unanswered.length;
+    result.republished += unanswered.length;
+    backlog = [...unanswered, ...backlog];
+    gen = await open(next);
+    return true;
   };
 
   const publishOptions = { persistent: options.persistent, mandatory: true };
+  const source = (
+    Symbol.asyncIterator in messages
+      ? (messages as AsyncIterable<Buffer>)[Symbol.asyncIterator]()
+      : (messages as Iterable<Buffer>)[Symbol.iterator]()
+  ) as AsyncIterator<Buffer> | Iterator<Buffer>;
+  let sourceDone = false;
+  /** The next body to publish, and whether it is a republished one; undefined when there is none. */
+  const nextBody = async (): Promise<{ body: Buffer; again: boolean } | undefined> => {
+    const queued = backlog.shift();
+    if (queued !== undefined) return { body: queued, again: true };
+    if (sourceDone || stopping()) return undefined;
+    const item = await source.next();
+    if (item.done === true) {
+      sourceDone = true;
+      return undefined;
+    }
+    return { body: item.value, again: false };
+  };
+
   try {
-    for await (const body of messages) {
-      if (closed || stopping()) break;
+    for (;;) {
+      if (gen.closed) {
+        if (await carryOver()) continue;
+        break;
+      }
+      const next = await nextBody();
+      if (next === undefined) {
+        if (!options.confirm) break;
+        await waitUntil(() => gen.inFlight.size === 0);
+        if (gen.closed && gen.inFlight.size > 0 && (await carryOver())) continue;
+        break;
+      }
+      const { body, again } = next;
+      if (gen.closed || stopping()) {
+        // A republished body stays owed (counted unconfirmed at the end); one just read from the
+        // source was never sent, so after Ctrl-C it is simply not counted.
+        if (again || !stopping()) backlog.unshift(body);
+        if (!stopping()) continue;
+        if (options.confirm) await waitUntil(() => gen.inFlight.size === 0);
+        break;
+      }
       let writable: boolean;
       if (options.confirm) {
-        outstanding += 1;
-        writable = (channel as ConfirmChannel).publish(
+        const id = nextId++;
+        const on = gen;
+        on.inFlight.set(id, body);
+        writable = (on.channel as ConfirmChannel).publish(
           target.exchange,
           target.routingKey,
           body,
           publishOptions,
-          settle,
+          (error: unknown) => {
+            // Once the result is handed back, or the channel's account taken, a late callback (the
+            // connection closing) changes nothing.
+            if (!on.counting || !on.inFlight.delete(id)) return;
+            if (error === null || error === undefined) result.confirmed += 1;
+            else if (/nacked/.test(String((error as Error).message))) result.nacked += 1;
+            else on.inFlight.set(id, body); // the channel died: unanswered, kept for carryOver
+            wakeUp();
+          },
         );
       } else {
-        writable = channel.publish(target.exchange, target.routingKey, body, publishOptions);
+        writable = gen.channel.publish(target.exchange, target.routingKey, body, publishOptions);
       }
       result.sent += 1;
-      bytes += body.length;
+      if (!again) bytes += body.length;
       options.onSent?.(result.sent, bytes);
       if (!writable) {
-        drained = false;
-        await waitUntil(() => drained || stopping());
+        gen.drained = false;
+        await waitUntil(() => gen.drained || stopping());
       }
-      if (options.confirm && outstanding >= window) await waitUntil(() => outstanding < window || stopping());
+      if (options.confirm && gen.inFlight.size >= window) {
+        await waitUntil(() => gen.inFlight.size < window || stopping());
+      }
     }
-    if (options.confirm) {
-      await waitUntil(() => outstanding === 0);
-    } else if (result.sent > 0 && !closed && !givenUp()) {
+    if (!options.confirm && result.sent > 0 && !gen.closed && !givenUp()) {
       // basic.qos with no limit changes nothing for a channel that does not consume, needs no
       // permission, and is answered only after every publish before it has been routed.
       // (then() also turns a throw of an already closing channel into a rejection.)
       let over = false;
+      const channel = gen.channel;
       Promise.resolve()
         .then(() => channel.prefetch(0))
         .then(
@@ -196,20 +300,22 @@ export async function publishAll(
       await waitUntil(() => over);
     }
   } finally {
-    model.off('blocked', onBlocked);
-    model.off('unblocked', onUnblocked);
+    gen.release();
     options.signal?.removeEventListener('abort', wakeUp);
     options.giveUp?.removeEventListener('abort', wakeUp);
     // A blocked broker would never answer channel.close; closing the connection ends the channel.
-    if (!closed && blockedBy === null) await closeChannel(channel);
-    counting = false;
+    if (!gen.closed && gen.blockedBy === null) await closeChannel(gen.channel);
+    gen.counting = false;
   }
 
   // Ctrl-C while waiting for the broker counts too: the account may then be incomplete.
   result.interrupted = stopping();
-  result.blockedBy = blockedBy;
+  result.blockedBy = gen.blockedBy;
+  // Messages republished count once each, as sent: the first try's copy is in `republished`.
   if (options.confirm) {
-    result.unconfirmed += outstanding;
+    result.unconfirmed += gen.inFlight.size + backlog.length;
+    result.sent += backlog.length;
+    result.republished -= backlog.length;
     result.confirmed -= result.returned; // returned messages are confirmed too, but reached no queue
   } else if (answered && result.error === undefined) {
     result.confirmed = result.sent - result.returned;

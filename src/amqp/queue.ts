@@ -1,8 +1,15 @@
 import type { Channel, ChannelModel } from 'amqplib';
-import { QtoolError } from '../errors.js';
-import { shellQuote } from '../output/format.js';
 import { closeChannel } from './close.js';
 import { type ErrorContext, explainAmqpError, parseBrokerClose } from './explain.js';
+import {
+  afterAcceptance,
+  afterRefusal,
+  FIRST_PROBE,
+  type QueueInspection,
+  type QueueType,
+  queueMismatch,
+  UNKNOWN_QUEUE,
+} from './queue-type.js';
 
 /** What the user said about durability: nothing, `--durable`, or `--no-durable`. */
 export type DurabilityRequest = 'unspecified' | 'durable' | 'non-durable';
@@ -11,44 +18,48 @@ export interface EnsuredQueue {
   name: string;
   /** True when this call created the queue. */
   created: boolean;
+  /**
+   * The queue's type when this call learnt it: created with --queue-type, or checked because a
+   * flag asked for something. Null otherwise (inspectExistingQueue can tell, at a cost).
+   */
+  type: QueueType | null;
 }
 
 /**
  * Makes sure the queue exists without ever dying on someone else's choice of flags:
- * - missing: declare it, durable unless `--no-durable`;
- * - present: use it as it is, unless the user explicitly asked for a durability it does not
- *   have, which is the one conflict worth stopping for.
+ * - missing: declare it, durable unless `--no-durable`, with x-queue-type when `--queue-type` says;
+ * - present: use it as it is, unless the user explicitly asked for a durability or a type it does
+ *   not have, which are the conflicts worth stopping for (see queueMismatch).
  * Each probe runs on its own short-lived channel, because a failed declare closes the channel.
+ * Quorum queues and streams are always durable: callers refuse `--no-durable` with them first.
  */
 export async function ensureQueue(
   model: ChannelModel,
   name: string,
   durability: DurabilityRequest,
   context: ErrorContext,
+  type?: QueueType,
 ): Promise<EnsuredQueue> {
   const durable = durability !== 'non-durable';
   if (!(await queueExists(model, name, context))) {
-    const outcome = await tryOnChannel(model, (ch) => ch.assertQueue(name, { durable }));
-    if (outcome.ok) return { name, created: true };
+    const outcome = await tryOnChannel(model, (ch) =>
+      ch.assertQueue(
+        name,
+        type === undefined ? { durable } : { durable, arguments: { 'x-queue-type': type } },
+      ),
+    );
+    if (outcome.ok) return { name, created: true, type: type ?? null };
     // Someone created it in between with other flags: fall through and treat it as existing.
     if (parseBrokerClose(outcome.error)?.replyCode !== 406) throw explainAmqpError(outcome.error, context);
   }
-  if (durability === 'unspecified') return { name, created: false };
+  if (durability === 'unspecified' && type === undefined) return { name, created: false, type: null };
 
-  const outcome = await tryOnChannel(model, (ch) => ch.assertQueue(name, { durable }));
-  if (outcome.ok) return { name, created: false };
-  const close = parseBrokerClose(outcome.error);
-  if (close?.replyCode === 406 && /inequivalent arg 'durable'/.test(close.text)) {
-    const exists = durable ? 'non-durable' : 'durable';
-    const asked = durable ? '--durable' : '--no-durable';
-    throw new QtoolError(`queue '${name}' already exists as a ${exists} queue, but ${asked} was asked for`, {
-      cause: outcome.error,
-      hint: `Leave out ${asked} to use the queue as it is, or delete it first (qtool delete --queue ${shellQuote(name)} --force, which discards its messages) to re-create it.`,
-    });
-  }
-  // A difference the user did not ask about (queue type, arguments): use the queue as it is.
-  if (close?.replyCode === 406) return { name, created: false };
-  throw explainAmqpError(outcome.error, context);
+  const probe = await probeExistingQueue(model, name);
+  if ('error' in probe) throw explainAmqpError(probe.error, context);
+  const mismatch = queueMismatch(name, { durability, type }, probe);
+  if (mismatch !== null) throw mismatch;
+  // What qtool could not find out (an unusual argument) is not held against the queue: use it.
+  return { name, created: false, type: probe.type };
 }
 
 /** What a broker restart does to a queue and to the messages in it. */
@@ -62,25 +73,44 @@ export type QueueDurability =
   /** qtool could not tell. */
   | 'unknown';
 
-/**
- * What a broker restart does to an existing queue. A passive declare does not say, so this
- * repeats the declaration as a durable classic queue on a throwaway channel, which changes nothing
- * when it is one. Otherwise the broker refuses (406) and names the difference: "inequivalent arg
- * 'durable'" for a non-durable queue (it checks durability first), a different x-queue-type for a
- * quorum queue or a stream, both durable and keeping every message on disk.
- * 'unknown' when the broker refuses for another reason (an exclusive queue of someone else).
- */
+/** What a broker restart does to an existing queue (see inspectExistingQueue). */
 export async function existingQueueDurability(model: ChannelModel, name: string): Promise<QueueDurability> {
-  const outcome = await tryOnChannel(model, (ch) =>
-    ch.assertQueue(name, { durable: true, arguments: { 'x-queue-type': 'classic' } }),
-  );
-  if (outcome.ok) return 'durable';
-  const close = parseBrokerClose(outcome.error);
-  if (close?.replyCode !== 406) return 'unknown';
-  if (/inequivalent arg 'durable'/.test(close.text)) return 'non-durable';
-  if (/inequivalent arg 'x-queue-type'.*current is '(quorum|stream)'/.test(close.text))
-    return 'always-persistent';
-  return 'unknown';
+  return (await inspectExistingQueue(model, name)).durability;
+}
+
+/**
+ * The type and durability of an existing queue, found by declaring it again as it is guessed to be
+ * (see afterRefusal), each guess on a throwaway channel. Both unknown when the broker refuses for
+ * another reason (no configure permission, another connection's exclusive queue).
+ */
+export async function inspectExistingQueue(model: ChannelModel, name: string): Promise<QueueInspection> {
+  const probe = await probeExistingQueue(model, name);
+  return 'error' in probe ? UNKNOWN_QUEUE : probe;
+}
+
+/** Enough guesses for every argument a queue type compares, and a bound should a broker differ. */
+const MAX_PROBES = 20;
+
+/** inspectExistingQueue, with a refusal that is not a 406 left raw for the caller to explain. */
+async function probeExistingQueue(
+  model: ChannelModel,
+  name: string,
+): Promise<QueueInspection | { error: unknown }> {
+  let declaration = FIRST_PROBE;
+  for (let attempt = 0; attempt < MAX_PROBES; attempt++) {
+    const guess = declaration;
+    const outcome = await tryOnChannel(model, (ch) =>
+      ch.assertQueue(name, { durable: true, autoDelete: guess.autoDelete, arguments: guess.arguments }),
+    );
+    if (outcome.ok) return afterAcceptance(guess);
+    const close = parseBrokerClose(outcome.error);
+    if (close?.replyCode !== 406) return { error: outcome.error };
+    const step = afterRefusal(guess, close.text);
+    if (step.kind === 'found') return step.inspection;
+    if (step.kind === 'unknown') return UNKNOWN_QUEUE;
+    declaration = step.declaration;
+  }
+  return UNKNOWN_QUEUE;
 }
 
 /** Passive declare: true when the queue exists. */

@@ -8,3 +8,17 @@ export function announcedClusterName(model: ChannelModel): string | null {
   const name = model.connection.serverProperties?.cluster_name;
   return typeof name === 'string' && name !== '' ? name : null;
 }
+
+/** The broker's product and version as it announced them in the AMQP handshake. */
+export interface ServerIdentity {
+  /** `RabbitMQ`, or another broker's name; null when not said. */
+  product: string | null;
+  /** `3.10.8`, `4.0.9`, ...; null when not said. */
+  version: string | null;
+}
+
+export function announcedServer(model: ChannelModel): ServerIdentity {
+  const properties = model.connection.serverProperties;
+  const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : null);
+  return { product: text(properties?.product), version: text(properties?.version) };
+}

@@ -18,6 +18,14 @@ function shownValue(settings: ConnectionSettings, name: SettingName): string {
   if (name === 'heartbeat') return value === undefined ? "(the broker's choice)" : `${value} s`;
   if (name === 'servername' && value === undefined) return '(the host name)';
   if (name === 'ca' && value === undefined) return "(the system's CAs)";
+  if (name === 'failover') {
+    const nodes = settings.failover;
+    return nodes.length === 0
+      ? '(none)'
+      : nodes
+          .map((node) => (node.port === undefined ? node.hostname : `${node.hostname}:${node.port}`))
+          .join(', ');
+  }
   if (value === undefined) return '(none)';
   return String(value);
 }

@@ -1,4 +1,5 @@
 import { letPendingIoRun } from '../amqp/connect.js';
+import { parseBrokerClose } from '../amqp/explain.js';
 import type { ConsumerStop } from '../amqp/consume.js';
 import { findQueue } from '../amqp/queue.js';
 import type { Session } from '../amqp/session.js';
@@ -12,20 +13,27 @@ export interface ExplainedStop {
 }
 
 /**
- * Turns a consumer that the broker ended into the error worth showing. When the whole connection
- * went (a broker shutdown closes channels first, then the connection), the connection's story is
- * the one to tell, so give amqplib a turn to report it before deciding.
+ * What a consumer that the broker ended can do next: `connection` when the connection is gone
+ * (reconnect), `channel` when the connection is fine and consuming again makes sense (a quorum
+ * queue's leader moved, a node went down, the consumer timeout closed the channel), `none` when
+ * it would fail the same way again (the queue was deleted, permissions, a refused argument).
  */
-export async function consumerStopError(
-  stop: ConsumerStop,
-  session: Session,
-  queue: string,
-): Promise<unknown> {
-  return (await explainConsumerStop(stop, session, queue)).error;
+export type ConsumerRetry = 'connection' | 'channel' | 'none';
+
+export function consumerRetry(stop: ConsumerStop, explained: ExplainedStop, session: Session): ConsumerRetry {
+  if (session.isLost()) return 'connection';
+  if (stop.kind === 'cancelled-by-broker') return explained.queueDeleted ? 'none' : 'channel';
+  // RabbitMQ closes the channel of a consumer that held a message past consumer_timeout.
+  const close = parseBrokerClose(stop.error);
+  return close?.replyCode === 406 && /acknowledgement .* timed out|consumer_timeout/i.test(close.text)
+    ? 'channel'
+    : 'none';
 }
 
 /**
- * As consumerStopError, and tells whether the queue was deleted. A basic.cancel from the broker
+ * Turns a consumer that the broker ended into the error worth showing, and tells whether the queue
+ * was deleted. When the whole connection went (a broker shutdown closes channels first, then the
+ * connection), the connection's story is the one to tell. A basic.cancel from the broker
  * means "the queue was deleted" only sometimes: a node that went down or a quorum queue's leader
  * moving cancel consumers too. So a passive declare on a fresh channel decides which it was.
  */

@@ -1,15 +1,15 @@
 import type { BrokerClose } from '../amqp/explain.js';
+import { type ArgumentValue, parseInequivalentArg } from '../amqp/inequivalent-arg.js';
 import type { DeleteConditions, QueueDeclaration, QueueFigures } from '../amqp/queue.js';
+import type { QueueType } from '../amqp/queue-type.js';
 import { QtoolError, UsageError } from '../errors.js';
 import { plural, shellQuote } from '../output/format.js';
+import { checkQueueRequest } from './queue-request.js';
 
 /**
  * The decisions behind peek, purge, delete and declare, as pure functions: which arguments a
  * declare sends, when delete refuses, and how the broker's refusals read to a person.
  */
-
-export const QUEUE_TYPES = ['classic', 'quorum', 'stream'] as const;
-export type QueueType = (typeof QUEUE_TYPES)[number];
 
 /** `qtool declare`'s options, normalised. */
 export interface DeclareRequest {
@@ -49,18 +49,13 @@ const NOT_FOR_STREAMS = [
 export function planDeclare(request: DeclareRequest): DeclarePlan {
   const { queue, type } = request;
   const durable = request.durable ?? true;
-  if ((type === 'quorum' || type === 'stream') && !durable) {
-    throw new UsageError(
-      `--no-durable cannot go with --type ${type}: ${type} queues are always durable`,
-      'Leave out --no-durable, or use --type classic for a non-durable queue.',
-    );
-  }
+  checkQueueRequest({ durability: durable ? 'durable' : 'non-durable', type });
   if (type === 'stream') {
     const given = NOT_FOR_STREAMS.filter(([key]) => request[key] !== undefined).map(([, flag]) => flag);
     if (given.length > 0) {
       throw new UsageError(
         `stream queues do not support ${given.join(', ')}`,
-        'A stream keeps every message until it outgrows its retention (x-max-length-bytes, x-max-age) and never dead-letters; use --type classic or quorum for these options.',
+        'A stream keeps every message until it outgrows its retention (x-max-length-bytes, x-max-age) and never dead-letters; use --queue-type classic or quorum for these options.',
       );
     }
   }
@@ -209,43 +204,6 @@ export function missingQueueError(queue: string, vhost: string): QtoolError {
   });
 }
 
-/** One side of a 406 "inequivalent arg": the value as text, or null for "none" (not set). */
-type ArgumentValue = string | null;
-
-export interface ArgumentConflict {
-  /** `durable`, `x-max-length`, ... */
-  argument: string;
-  existing: ArgumentValue;
-  asked: ArgumentValue;
-}
-
-const VALUE = `none|the value '.*?' of type '[^']*'|'.*?'`;
-const INEQUIVALENT = new RegExp(
-  `inequivalent arg '([^']*)' for queue '.*' in vhost '.*': received (${VALUE}) but current is (${VALUE})$`,
-  's',
-);
-
-/**
- * Reads RabbitMQ's `inequivalent arg 'x-max-length' for queue 'q' in vhost '/': received the value
- * '10' of type 'byte' but current is none` into the argument and both values.
- */
-export function parseInequivalentArg(text: string): ArgumentConflict | null {
-  const match = INEQUIVALENT.exec(text);
-  if (!match) return null;
-  return {
-    argument: match[1] as string,
-    asked: argumentValue(match[2] as string),
-    existing: argumentValue(match[3] as string),
-  };
-}
-
-function argumentValue(text: string): ArgumentValue {
-  if (text === 'none') return null;
-  const typed = /^the value '(.*)' of type '[^']*'$/s.exec(text);
-  if (typed) return typed[1] as string;
-  return text.replace(/^'(.*)'$/s, '$1');
-}
-
 interface ArgumentWords {
   /** What a person calls it. */
   what: string;
@@ -267,7 +225,7 @@ const ARGUMENT_WORDS: Readonly<Record<string, ArgumentWords>> = {
   },
   'x-queue-type': {
     what: 'type',
-    option: '--type',
+    option: '--queue-type',
     verb: 'is',
     phrase: (value) =>
       value === null ? 'a queue of the default type (no x-queue-type)' : `a ${value} queue`,

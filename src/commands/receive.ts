@@ -1,15 +1,28 @@
 import { letPendingIoRun } from '../amqp/connect.js';
+import { explainAmqpError } from '../amqp/explain.js';
 import type { ConsumeMessage, Consumer, ConsumerStop } from '../amqp/consume.js';
 import { startConsumer } from '../amqp/consume.js';
+import { deliveryCountField } from '../amqp/delivery-count.js';
 import { type DurabilityRequest, ensureQueue } from '../amqp/queue.js';
+import type { QueueType } from '../amqp/queue-type.js';
 import { bodyForJson } from '../body.js';
-import { type ConnectionSettings, maskedUrl } from '../config/connection.js';
+import { reconnectDelay } from '../amqp/reconnect-policy.js';
+import type { Session } from '../amqp/session.js';
+import type { ConnectionSettings } from '../config/connection.js';
 import { QtoolError } from '../errors.js';
 import { plural } from '../output/format.js';
-import { explainConsumerStop } from './consumer-stop.js';
+import { consumerRetry, explainConsumerStop } from './consumer-stop.js';
 import { type CommandIo, writeLine } from './io.js';
 import { LineWriter, writesToPipe } from './line-writer.js';
-import { withSession } from './with-session.js';
+import {
+  lostLine,
+  nodeInUse,
+  type ReconnectOptions,
+  restoredLine,
+  retryLine,
+  retryWorthSaying,
+  withLink,
+} from './with-link.js';
 
 export interface ReceiveOptions {
   acknowledge: boolean;
@@ -20,6 +33,8 @@ export interface ReceiveOptions {
   idleTimeoutSeconds: number | undefined;
   json: boolean;
   durability: DurabilityRequest;
+  queueType: QueueType | undefined;
+  reconnect: ReconnectOptions;
 }
 
 /** Why receive stopped. */
@@ -49,7 +64,6 @@ export async function runReceive(
   io: CommandIo,
 ): Promise<number> {
   const manualAck = options.acknowledge || options.count !== undefined;
-  const prefetch = receivePrefetch(options.count, options.prefetch);
 
   if (options.prefetch !== undefined && !manualAck) {
     writeLine(
@@ -57,26 +71,25 @@ export async function runReceive(
       'qtool: warning: --prefetch has no effect without --acknowledge: the broker does not limit auto-ack consumers',
     );
   }
-  return withSession(settings, 'receive', async (session) => {
-    await ensureQueue(session.model, settings.queue, options.durability, settings);
-
-    /** Every delivery of this consumer, printed or not. */
-    let delivered = 0;
-    /** Lines given to the output: the n of ackableUpTo. */
-    let printed = 0;
-    /** Written lines whose ack was sent. */
-    let acked = 0;
-    /** The newest printed message that may be acked as soon as it is written (see ackableUpTo). */
-    let newestAckable: ConsumeMessage | undefined;
-    /** The newest message whose line was written. */
-    let newestWritten: ConsumeMessage | undefined;
-    let consumer: Consumer | undefined;
+  return withLink(settings, 'receive', options.reconnect, async (link) => {
+    /**
+     * Messages done in earlier consumers (a reconnect starts a new one): acked, or with auto-ack
+     * written. A message printed but not acked when its consumer ended comes again and is counted
+     * once, when it is acked, so `--count n` takes exactly n messages off the queue.
+     */
+    let taken = 0;
+    /** The consumer now running, with its own counts: delivery tags belong to one channel. */
+    let current: Generation | undefined;
     /** Set the moment receive decides to stop; with manual acks nothing is printed after it. */
     let stopping = false;
     /** Set when a second Ctrl-C stops at once: the account is taken, so no more acks. */
     let acksStopped = false;
+    /** Consumers in a row that the broker ended on a live connection: spaces out the next ones. */
+    let channelRetries = 0;
     /** A pipe's reader may not read all that was handed to it (`| head -3`): say "handed", not "printed". */
     const pipe = writesToPipe(io.stdout);
+    /** Aborted by Ctrl-C, to stop waiting for the broker to come back. */
+    const interrupted = new AbortController();
 
     let resolveFinished: (ending: Ending) => void = () => {};
     const finished = new Promise<Ending>((resolve) => {
@@ -94,36 +107,23 @@ export async function runReceive(
       idleTimer = setTimeout(() => finishWith({ kind: 'idle' }), options.idleTimeoutSeconds * 1000);
     };
 
-    const output = new LineWriter<ConsumeMessage>(
-      io.stdout,
-      (newest, writtenInAll) => {
-        newestWritten = newest;
-        if (!manualAck || consumer === undefined || acksStopped) return;
-        const upTo = ackableUpTo(writtenInAll, options.count, prefetch);
-        if (upTo <= acked) return;
-        // Below writtenInAll, upTo is the last message acked at once, the rest are held back.
-        const target = upTo === writtenInAll ? newest : newestAckable;
-        if (target === undefined) return;
-        // A closed channel sends nothing: those messages go back to the queue, so they are not acked.
-        if (consumer.ackUpTo(target)) acked = upTo;
-      },
-      // `qtool receive | head -3`: when the reader goes away, stop rather than crash on EPIPE.
-      () => finishWith({ kind: 'output-closed' }),
-    );
-
     const stopAtOnce = async () => {
       if (acksStopped) return;
       acksStopped = true;
-      output.abandon();
+      const gen = current;
+      gen?.output.abandon();
       // amqplib sends the acks counted in `acked` on the next turn: let them reach the socket
       // before exiting, or the account would call acked what the broker puts back in the queue.
       await letPendingIoRun();
-      const account = stoppedAtOnceAccount(
-        manualAck,
-        delivered - output.written,
-        output.written - acked,
-        pipe,
-      );
+      const account =
+        gen === undefined
+          ? undefined
+          : stoppedAtOnceAccount(
+              manualAck,
+              gen.delivered - gen.output.written,
+              gen.output.written - gen.acked,
+              pipe,
+            );
       if (account !== undefined) writeLine(io.stderr, account);
       io.exitNow(130);
     };
@@ -131,131 +131,280 @@ export async function runReceive(
     // first, when receive was already stopping on its own) means now, whatever is still unwritten.
     const stopListening = io.onInterrupt((count) => {
       if (count > 1 || stopping) void stopAtOnce();
-      else finishWith({ kind: 'interrupted' });
-    });
-
-    /**
-     * The connection or the consumer ended before receive did: with manual acks, drop the lines
-     * not written yet (the broker delivers those messages again, printing them would print them
-     * twice); with auto-ack, write them (the broker forgot them). Then say what became of each
-     * message, and return the error to end with.
-     */
-    const endEarly = async (stop: ConsumerStop | QtoolError): Promise<unknown> => {
-      stopping = true;
-      clearTimeout(idleTimer);
-      const explained =
-        stop instanceof QtoolError
-          ? { error: stop, queueDeleted: false }
-          : await explainConsumerStop(stop, session, settings.queue);
-      if (manualAck) {
-        output.abandon();
-        // The batch the stream holds already cannot be called back: give it a moment to land.
-        await settleOutput(output, () => {}, [delay(IN_FLIGHT_WAIT_MS)]);
-      } else {
-        await settleOutput(output, sayWaitingForOutput, []);
+      else {
+        finishWith({ kind: 'interrupted' });
+        interrupted.abort();
       }
-      const account = endedEarlyAccount(manualAck, pipe, explained.queueDeleted, {
-        printedNotAcked: output.written - acked,
-        beingWritten: output.pending,
-        notWritten: delivered - output.written - output.pending,
-      });
-      if (account !== undefined) writeLine(io.stderr, account);
-      return explained.error;
-    };
-    const sayWaitingForOutput = () =>
+    });
+    const sayWaitingForOutput = (gen: Generation) => () =>
       writeLine(
         io.stderr,
-        `Waiting for the output to take ${plural(output.pending, 'more line')}; Ctrl-C to stop at once (${
+        `Waiting for the output to take ${plural(gen.output.pending, 'more line')}; Ctrl-C to stop at once (${
           manualAck ? 'they go back to the queue' : 'auto-ack: they would be lost'
         }).`,
       );
 
-    // Before consuming: deliveries can arrive in the same turn as the consume-ok.
-    writeLine(
-      io.stderr,
-      `Waiting for messages on '${settings.queue}' at ${maskedUrl(settings)} (${manualAck ? 'acknowledging each' : 'auto-ack'}). Ctrl-C to stop.`,
-    );
-    try {
-      const started = await startConsumer(
-        session.model,
-        settings.queue,
-        { noAck: !manualAck, prefetch },
-        (message: ConsumeMessage, from) => {
-          consumer = from;
-          delivered += 1;
-          // With manual acks, what arrives after the decision to stop stays unacked and goes back to
-          // the queue when the channel closes. An auto-ack message is ours already: print it.
-          if (stopping && manualAck) return;
-          printed += 1;
-          if (manualAck && ackableUpTo(printed, options.count, prefetch) === printed) newestAckable = message;
-          output.write(
-            // The body's own bytes: decoding would turn anything that is not UTF-8 into U+FFFD.
-            options.json ? JSON.stringify(jsonRecord(settings.queue, message)) : message.content,
-            message,
-          );
-          if (options.count !== undefined && printed >= options.count) finishWith({ kind: 'count' });
-          else if (!stopping) armIdleTimer();
+    /**
+     * This consumer ended before receive did: with manual acks, drop the lines not written yet
+     * (the broker delivers those messages again, printing them would print them twice); with
+     * auto-ack, write them (the broker forgot them). Returns what became of each message.
+     */
+    const wrapUp = async (
+      gen: Generation,
+      queueDeleted: boolean,
+      lead?: string,
+    ): Promise<string | undefined> => {
+      if (manualAck) {
+        gen.output.abandon();
+        // The batch the stream holds already cannot be called back: give it a moment to land.
+        await settleOutput(gen.output, () => {}, [delay(IN_FLIGHT_WAIT_MS)]);
+      } else {
+        await settleOutput(gen.output, sayWaitingForOutput(gen), []);
+      }
+      return endedEarlyAccount(
+        manualAck,
+        pipe,
+        queueDeleted,
+        {
+          printedNotAcked: gen.output.written - gen.acked,
+          beingWritten: gen.output.pending,
+          notWritten: gen.delivered - gen.output.written - gen.output.pending,
         },
+        lead,
       );
-      consumer = started;
-      armIdleTimer();
+    };
 
-      const outcome = await Promise.race([finished, started.stopped, session.lost]);
+    /** Whether the next consumer needs the queue declared first: not when only its channel ended. */
+    let declare = true;
+    let announced = false;
+    try {
+      for (;;) {
+        const session = link.session;
+        const remaining = options.count === undefined ? undefined : options.count - taken;
+        const prefetch = receivePrefetch(remaining, options.prefetch);
+        const gen = startGeneration(
+          io,
+          manualAck,
+          remaining,
+          prefetch,
+          () => acksStopped,
+          () => finishWith({ kind: 'output-closed' }),
+        );
+        current = gen;
+        let outcome: Ending | ConsumerStop | QtoolError;
+        try {
+          if (declare)
+            await ensureQueue(
+              session.model,
+              settings.queue,
+              options.durability,
+              session.settings,
+              options.queueType,
+            );
+          if (!announced) {
+            announced = true;
+            // Before consuming: deliveries can arrive in the same turn as the consume-ok.
+            writeLine(
+              io.stderr,
+              `Waiting for messages on '${settings.queue}' at ${nodeInUse(session.settings, link.clustered)} (${manualAck ? 'acknowledging each' : 'auto-ack'}). Ctrl-C to stop.`,
+            );
+          }
+          gen.consumer = await startConsumer(
+            session.model,
+            settings.queue,
+            { noAck: !manualAck, prefetch },
+            (message: ConsumeMessage, from) => {
+              gen.consumer ??= from;
+              gen.delivered += 1;
+              // With manual acks, what arrives after the decision to stop stays unacked and goes back to
+              // the queue when the channel closes. An auto-ack message is ours already: print it.
+              if (stopping && manualAck) return;
+              gen.printed += 1;
+              if (manualAck && ackableUpTo(gen.printed, remaining, prefetch) === gen.printed) {
+                gen.newestAckable = message;
+              }
+              gen.output.write(
+                // The body's own bytes: decoding would turn anything that is not UTF-8 into U+FFFD.
+                options.json ? JSON.stringify(jsonRecord(settings.queue, message)) : message.content,
+                message,
+              );
+              if (remaining !== undefined && gen.printed >= remaining) finishWith({ kind: 'count' });
+              else if (!stopping) armIdleTimer();
+            },
+          );
+          armIdleTimer();
+          outcome = await Promise.race([finished, gen.consumer.stopped, session.lost]);
+        } catch (error) {
+          // Declaring or consuming failed: a reason to reconnect only when the connection went.
+          if (!session.isLost()) throw error;
+          outcome = await session.lost;
+        }
+        clearTimeout(idleTimer);
+
+        if (
+          outcome instanceof QtoolError ||
+          outcome.kind === 'cancelled-by-broker' ||
+          outcome.kind === 'channel-closed'
+        ) {
+          stopping = true;
+          const stop: ConsumerStop =
+            outcome instanceof QtoolError ? { kind: 'channel-closed', error: outcome } : outcome;
+          const explained =
+            outcome instanceof QtoolError
+              ? { error: outcome, queueDeleted: false }
+              : await explainConsumerStop(stop, session, settings.queue);
+          const retry = interrupted.signal.aborted ? 'none' : consumerRetry(stop, explained, session);
+          const final = retry === 'none' || (retry === 'connection' && !options.reconnect.enabled);
+          const account = await wrapUp(gen, explained.queueDeleted, final ? 'Ended early' : undefined);
+          taken += manualAck ? gen.acked : gen.output.written;
+          if (final) {
+            if (account !== undefined) writeLine(io.stderr, account);
+            throw explained.error;
+          }
+          writeLine(io.stderr, lostLine(explainAmqpError(explained.error, session.settings), retry, account));
+          declare = retry === 'connection';
+          if (retry === 'connection') {
+            const restored = await link.restore(
+              {
+                onRetry: (failure, attempt, delayMs) => {
+                  if (retryWorthSaying(attempt)) writeLine(io.stderr, retryLine(failure, attempt, delayMs));
+                },
+              },
+              interrupted.signal,
+            );
+            if (restored === null) return 0;
+            writeLine(io.stderr, restoredLine(restored, link));
+            channelRetries = 0;
+          } else {
+            // The broker cancelled the consumer but its channel is open: close it, so whatever it
+            // still holds unacknowledged goes back to the queue instead of staying stuck there.
+            await gen.consumer?.close();
+            channelRetries = gen.delivered > 0 ? 1 : channelRetries + 1;
+            await delay(reconnectDelay(channelRetries));
+          }
+          if (finishedAlready(interrupted)) return 0;
+          stopping = false;
+          continue;
+        }
+
+        return await finishGeneration(gen, outcome, session);
+      }
+    } finally {
       stopping = true;
       clearTimeout(idleTimer);
-      if (
-        outcome instanceof QtoolError ||
-        outcome.kind === 'cancelled-by-broker' ||
-        outcome.kind === 'channel-closed'
-      ) {
-        throw await endEarly(outcome);
-      }
+      stopListening();
+      current?.output.release();
+    }
+
+    /** The normal end of a run (count, idle, Ctrl-C, output closed), on the consumer that is running. */
+    async function finishGeneration(gen: Generation, outcome: Ending, session: Session): Promise<number> {
+      const consumer = gen.consumer as Consumer;
+      const endEarly = async (stop: ConsumerStop | QtoolError): Promise<unknown> => {
+        const explained =
+          stop instanceof QtoolError
+            ? { error: stop, queueDeleted: false }
+            : await explainConsumerStop(stop, session, settings.queue);
+        const account = await wrapUp(gen, explained.queueDeleted);
+        if (account !== undefined) writeLine(io.stderr, account);
+        return explained.error;
+      };
       // Frames come in order: after the cancel-ok nothing more arrives for this consumer, so from
       // here `delivered` is final and every auto-ack message is in the output.
-      await started.cancel();
-      const trouble = await settleOutput<ConsumerStop | QtoolError>(output, sayWaitingForOutput, [
-        started.stopped,
+      await consumer.cancel();
+      const trouble = await settleOutput<ConsumerStop | QtoolError>(gen.output, sayWaitingForOutput(gen), [
+        consumer.stopped,
         session.lost,
       ]);
       if (trouble !== undefined) throw await endEarly(trouble);
       // The held-back acks, and any of the last batch: everything written is taken, nothing else.
-      if (manualAck && newestWritten !== undefined && acked < output.written) {
-        if (!started.ackUpTo(newestWritten)) throw await endEarly(await started.stopped);
-        acked = output.written;
+      if (manualAck && gen.newestWritten !== undefined && gen.acked < gen.output.written) {
+        if (!consumer.ackUpTo(gen.newestWritten)) throw await endEarly(await consumer.stopped);
+        gen.acked = gen.output.written;
       }
       // Only the broker's CloseOk proves that the acks sent before it arrived.
-      if ((await started.close()) !== 'closed') {
+      if ((await consumer.close()) !== 'closed') {
         await letPendingIoRun();
-        if (manualAck && acked > 0) writeLine(io.stderr, unconfirmedAcksAccount(acked, pipe));
+        if (manualAck && gen.acked > 0) writeLine(io.stderr, unconfirmedAcksAccount(gen.acked, pipe));
         throw session.isLost()
           ? await session.lost
           : new QtoolError('the broker did not confirm closing the channel of this consumer');
       }
-
-      if (output.error !== undefined) {
+      const done = taken + (manualAck ? gen.acked : gen.output.written);
+      if (gen.output.error !== undefined) {
         return reportOutputFailure(
-          output.error,
+          gen.output.error,
           manualAck,
           pipe,
-          output.written,
-          delivered - output.written,
+          done,
+          gen.delivered - gen.output.written,
           io,
         );
       }
       if (outcome.kind === 'idle') {
         writeLine(
           io.stderr,
-          `No message for ${options.idleTimeoutSeconds} s; received ${plural(output.written, 'message')}.`,
+          `No message for ${options.idleTimeoutSeconds} s; received ${plural(done, 'message')}.`,
         );
       }
       return 0;
-    } finally {
-      stopping = true;
-      clearTimeout(idleTimer);
-      stopListening();
-      output.release();
     }
   });
+}
+
+/** Whether Ctrl-C came while the consumer was being replaced: then there is nothing left to do. */
+function finishedAlready(interrupted: AbortController): boolean {
+  return interrupted.signal.aborted;
+}
+
+/** One consumer's messages and counts; receive starts a new one after each reconnect. */
+interface Generation {
+  output: LineWriter<ConsumeMessage>;
+  consumer: Consumer | undefined;
+  /** Every delivery of this consumer, printed or not. */
+  delivered: number;
+  /** Lines given to the output: the n of ackableUpTo. */
+  printed: number;
+  /** Written lines whose ack was sent. */
+  acked: number;
+  /** The newest printed message that may be acked as soon as it is written (see ackableUpTo). */
+  newestAckable: ConsumeMessage | undefined;
+  /** The newest message whose line was written. */
+  newestWritten: ConsumeMessage | undefined;
+}
+
+function startGeneration(
+  io: CommandIo,
+  manualAck: boolean,
+  count: number | undefined,
+  prefetch: number | undefined,
+  acksStopped: () => boolean,
+  onOutputClosed: () => void,
+): Generation {
+  const gen: Generation = {
+    consumer: undefined,
+    delivered: 0,
+    printed: 0,
+    acked: 0,
+    newestAckable: undefined,
+    newestWritten: undefined,
+    output: new LineWriter<ConsumeMessage>(
+      io.stdout,
+      (newest, writtenInAll) => {
+        gen.newestWritten = newest;
+        if (!manualAck || gen.consumer === undefined || acksStopped()) return;
+        const upTo = ackableUpTo(writtenInAll, count, prefetch);
+        if (upTo <= gen.acked) return;
+        // Below writtenInAll, upTo is the last message acked at once, the rest are held back.
+        const target = upTo === writtenInAll ? newest : gen.newestAckable;
+        if (target === undefined) return;
+        // A closed channel sends nothing: those messages go back to the queue, so they are not acked.
+        if (gen.consumer.ackUpTo(target)) gen.acked = upTo;
+      },
+      // `qtool receive | head -3`: when the reader goes away, stop rather than crash on EPIPE.
+      onOutputClosed,
+    ),
+  };
+  return gen;
 }
 
 /** How long the end of a run waits on a slow output before saying so. */
@@ -303,12 +452,17 @@ export function endedEarlyAccount(
   pipe: boolean,
   queueDeleted: boolean,
   counts: { printedNotAcked: number; beingWritten: number; notWritten: number },
+  /** What the account starts with; without one, it is a bare sentence. */
+  lead: string | undefined = 'Ended early',
 ): string | undefined {
   const { printedNotAcked, beingWritten, notWritten } = counts;
   if (!manualAck) {
     const lost = notWritten + beingWritten;
     return lost > 0
-      ? `Ended early: ${plural(lost, 'message')} handed over but not written ${lost === 1 ? 'is' : 'are'} lost (auto-ack).`
+      ? sentence(
+          lead,
+          `${plural(lost, 'message')} handed over but not written ${lost === 1 ? 'is' : 'are'} lost (auto-ack)`,
+        )
       : undefined;
   }
   const back = (count: number) =>
@@ -330,7 +484,12 @@ export function endedEarlyAccount(
       : []),
     ...(notWritten > 0 ? [`${plural(notWritten, 'message')} not written ${back(notWritten)}`] : []),
   ];
-  return parts.length === 0 ? undefined : `Ended early: ${parts.join('; ')}.`;
+  return parts.length === 0 ? undefined : sentence(lead, parts.join('; '));
+}
+
+/** `Lead: text.`, or `Text.` without a lead. */
+function sentence(lead: string | undefined, text: string): string {
+  return lead === undefined ? `${text.charAt(0).toUpperCase()}${text.slice(1)}.` : `${lead}: ${text}.`;
 }
 
 /** The broker did not confirm the channel's close: the last acks may not have reached it. */
@@ -394,6 +553,7 @@ function jsonRecord(queue: string, message: ConsumeMessage) {
     queue,
     ...bodyForJson(message.content),
     redelivered: message.fields.redelivered,
+    ...deliveryCountField(message),
     deliveryTag: message.fields.deliveryTag,
     properties: definedOnly(message.properties as unknown as Record<string, unknown>),
     receivedAt: new Date().toISOString(),

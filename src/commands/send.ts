@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import { letPendingIoRun } from '../amqp/connect.js';
 import { explainAmqpError, parseBrokerClose } from '../amqp/explain.js';
 import { type PublishResult, publishAll, releaseBlockedConnection } from '../amqp/publish.js';
 import {
@@ -7,6 +8,7 @@ import {
   ensureQueue,
   existingQueueDurability,
 } from '../amqp/queue.js';
+import type { QueueType } from '../amqp/queue-type.js';
 import type { Session } from '../amqp/session.js';
 import { type ConnectionSettings, maskedUrl } from '../config/connection.js';
 import { QtoolError } from '../errors.js';
@@ -15,7 +17,14 @@ import { createSendProgress, type ProgressTotal } from '../output/progress.js';
 import { type CommandIo, writeLine } from './io.js';
 import { checkSource, type MessageSource, messagesFrom } from './send-input.js';
 import { resolveSendTarget } from './send-target.js';
-import { withSession } from './with-session.js';
+import {
+  lostLine,
+  type ReconnectOptions,
+  restoredLine,
+  retryLine,
+  retryWorthSaying,
+  withLink,
+} from './with-link.js';
 
 export interface SendOptions {
   source: MessageSource;
@@ -28,6 +37,8 @@ export interface SendOptions {
   confirm: boolean;
   quiet: boolean;
   durability: DurabilityRequest;
+  queueType: QueueType | undefined;
+  reconnect: ReconnectOptions;
 }
 
 export interface SendReport extends PublishResult {
@@ -56,12 +67,15 @@ export async function runSend(
     else io.exitNow(130);
   });
   try {
-    return await withSession(settings, 'send', async (session) => {
+    return await withLink(settings, 'send', options.reconnect, async (link) => {
+      const session = link.session;
       const { exchange, routingKey, destination } = target;
       // Through the default exchange the routing key *is* the queue: make sure it exists,
       // or the broker would silently drop every message.
       const queue =
-        exchange === '' ? await ensureQueue(session.model, routingKey, options.durability, settings) : null;
+        exchange === ''
+          ? await ensureQueue(session.model, routingKey, options.durability, settings, options.queueType)
+          : null;
       const warnings: string[] = [];
       if (queue !== null && options.persistent && !(await isDurable(session.model, queue, options))) {
         warnings.push(
@@ -80,6 +94,34 @@ export async function runSend(
       const say = (line: string) => (progress === null ? writeLine(io.stderr, line) : progress.note(line));
       for (const warning of warnings) say(`qtool: ${warning}`);
       let blockedSince = 0;
+      /** Why reconnecting stopped for good (--no-reconnect, --reconnect-timeout, a refused login). */
+      let reconnectFailure: unknown;
+      const reconnect = async () => {
+        const lost = link.session;
+        // amqplib closes the channels before it reports the connection's end: let that arrive.
+        await letPendingIoRun();
+        if (!lost.isLost()) return null;
+        if (!options.reconnect.enabled) return null;
+        say(
+          `qtool: ${lostLine(await lost.lost, 'connection')} What the broker did not confirm is sent again.`,
+        );
+        try {
+          const restored = await link.restore(
+            {
+              onRetry: (error, attempt, delayMs) => {
+                if (retryWorthSaying(attempt)) say(`qtool: ${retryLine(error, attempt, delayMs)}`);
+              },
+            },
+            stop.signal,
+          );
+          if (restored === null) return null;
+          say(`qtool: ${restoredLine(restored, link)}`);
+          return restored.session.model;
+        } catch (error) {
+          reconnectFailure = error;
+          return null;
+        }
+      };
       const started = performance.now();
       const result = await publishAll(
         session.model,
@@ -90,6 +132,7 @@ export async function runSend(
           confirm: options.confirm,
           signal: stop.signal,
           giveUp: giveUp.signal,
+          reconnect,
           onBlocked: (reason) => {
             blockedSince = performance.now();
             say(
@@ -107,9 +150,10 @@ export async function runSend(
         },
       ).finally(() => progress?.stop());
       // Closing a connection the broker blocks must not keep the process waiting for its socket.
-      if (result.blockedBy !== null) releaseBlockedConnection(session.model);
+      if (result.blockedBy !== null) releaseBlockedConnection(link.session.model);
       const report: SendReport = { ...result, destination, elapsedMs: performance.now() - started };
-      const failure = result.error ?? (session.isLost() ? await session.lost : undefined);
+      const failure =
+        result.error ?? reconnectFailure ?? (link.session.isLost() ? await link.session.lost : undefined);
       return finish(report, failure, settings, options, io);
     });
   } finally {
@@ -226,8 +270,12 @@ function summary(report: SendReport, settings: ConnectionSettings, options: Send
   const verb = report.interrupted ? 'interrupted after sending' : 'sent';
   const how = options.confirm ? 'all confirmed' : 'without confirms';
   const persistence = options.persistent ? 'persistent' : 'transient';
+  const again =
+    report.republished === 0
+      ? ''
+      : `; ${plural(report.republished, 'message')} sent again after the connection was lost (the queue may hold duplicates of them, never fewer)`;
   return (
     `${verb} ${plural(report.sent, 'message')} (${persistence}) to ${report.destination} on ${maskedUrl(settings)} ` +
-    `in ${formatDuration(report.elapsedMs)}, ${formatRate(report.sent, report.elapsedMs)}, ${how}`
+    `in ${formatDuration(report.elapsedMs)}, ${formatRate(report.sent, report.elapsedMs)}, ${how}${again}`
   );
 }

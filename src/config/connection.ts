@@ -15,11 +15,20 @@ import { rememberSecret } from './secrets.js';
 export type { ConnectionFlags, SettingName } from './schema.js';
 export { parseAmqpUrl, parseHeartbeat, parseHostPort, parsePort, parseQueueName } from './values.js';
 
-/** Everything needed to reach one queue on one broker. */
+/** A further broker node to fail over to; without a port it listens on the first node's port. */
+export interface Endpoint {
+  hostname: string;
+  port?: number | undefined;
+}
+
+/** Everything needed to reach one queue on one broker (a node, or a cluster's nodes in order). */
 export interface ConnectionSettings {
   protocol: 'amqp' | 'amqps';
+  /** The first node to try. */
   hostname: string;
   port: number;
+  /** The cluster's other nodes, tried in order after the first (`--host a,b,c`); usually none. */
+  failover: readonly Endpoint[];
   vhost: string;
   username: string;
   password: string;
@@ -49,6 +58,7 @@ export const DEFAULT_SETTINGS: Readonly<ConnectionSettings> = {
   protocol: 'amqp',
   hostname: 'localhost',
   port: 5672,
+  failover: [],
   vhost: '/',
   username: 'guest',
   password: 'guest',
@@ -189,6 +199,18 @@ export function maskedUrl(
     ? settings.vhost.replace(/\./g, '%2E')
     : encodeURIComponent(settings.vhost);
   return `${settings.protocol}://${encodeURIComponent(settings.username)}@${hostAndPort(settings)}/${vhost}`;
+}
+
+/** Every node to try, in order, each with its port: the first node, then the fail-over ones. */
+export function nodesOf(settings: ConnectionSettings): ConnectionSettings[] {
+  return [
+    settings,
+    ...settings.failover.map((node) => ({
+      ...settings,
+      hostname: node.hostname,
+      port: node.port ?? settings.port,
+    })),
+  ];
 }
 
 /** `host:port`, as used in messages about reaching the broker. */

@@ -1,11 +1,11 @@
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import type { ConnectionSettings } from './connection.js';
+import type { ConnectionSettings, Endpoint } from './connection.js';
 import {
   parseAmqpName,
-  parseAmqpUrl,
+  parseAmqpUrls,
   parseHeartbeat,
-  parseHostPort,
+  parseHostList,
   parsePort,
   parseQueueName,
   parseSwitch,
@@ -90,6 +90,8 @@ function oneSetting<Name extends 'port' | 'vhost' | 'username' | 'password' | 'h
   };
 }
 const hostText = (hostname: string) => (hostname.includes(':') ? `[${hostname}]` : hostname);
+const endpointText = (node: Endpoint) =>
+  node.port === undefined ? hostText(node.hostname) : `${hostText(node.hostname)}:${node.port}`;
 const fileSetting = (
   name: 'ca' | 'cert' | 'key',
   env: string,
@@ -118,12 +120,13 @@ export const CONNECTION_OPTIONS: readonly ConnectionOption[] = [
     name: 'url',
     flags: '--url <url>',
     env: 'AMQP_URL',
-    description: 'broker URL, amqp[s]://user:password@host:port/vhost; the options below override its parts',
+    description:
+      'broker URL, amqp[s]://user:password@host:port/vhost (several, comma-separated, for fail-over between nodes); the options below override its parts',
     group: 'connection',
     kind: 'value',
-    sets: ['protocol', 'hostname', 'port', 'vhost', 'username', 'password', 'heartbeat'],
+    sets: ['protocol', 'hostname', 'port', 'failover', 'vhost', 'username', 'password', 'heartbeat'],
     apply(layer, value, label) {
-      const parts = parseAmqpUrl(text(value), label);
+      const parts = parseAmqpUrls(text(value), label);
       if (parts.vhost !== undefined) parseAmqpName(parts.vhost, `${label} vhost`);
       if (parts.username !== undefined) parseAmqpName(parts.username, `${label} user name`);
       Object.assign(layer, parts);
@@ -133,15 +136,16 @@ export const CONNECTION_OPTIONS: readonly ConnectionOption[] = [
   },
   {
     name: 'host',
-    flags: '--host <host[:port]>',
+    flags: '--host <host[:port],...>',
     env: 'QTOOL_HOST',
-    description: 'broker host, optionally with :port',
+    description: "broker host, optionally with :port; a cluster's nodes comma-separated, tried in order",
     defaultText: 'localhost',
     group: 'connection',
     kind: 'value',
-    sets: ['hostname', 'port'],
-    apply: (layer, value, label) => Object.assign(layer, parseHostPort(text(value), label)),
-    toEnv: (settings) => hostText(settings.hostname),
+    sets: ['hostname', 'port', 'failover'],
+    apply: (layer, value, label) => Object.assign(layer, parseHostList(text(value), label)),
+    // The first node's port travels in QTOOL_PORT; the others' only when they name their own.
+    toEnv: (settings) => [hostText(settings.hostname), ...settings.failover.map(endpointText)].join(','),
   },
   oneSetting('port', '--port <n>', 'QTOOL_PORT', 'broker port', '5672, 5671 with TLS', parsePort),
   oneSetting(
@@ -232,6 +236,7 @@ export const SETTING_LABELS: Readonly<Record<SettingName, string>> = {
   protocol: 'protocol',
   hostname: 'host',
   port: 'port',
+  failover: 'failover',
   vhost: 'vhost',
   username: 'username',
   password: 'password',

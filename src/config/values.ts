@@ -1,3 +1,4 @@
+import type { Endpoint } from './connection.js';
 import { UsageError } from '../errors.js';
 
 /**
@@ -108,6 +109,19 @@ export function parseHostPort(text: string, label = '--host'): { hostname: strin
   return { hostname: text };
 }
 
+/** `--host a,b:5673,c`: the first node, and the others to fail over to, in order. */
+export function parseHostList(
+  text: string,
+  label = '--host',
+): { hostname: string; port?: number; failover: Endpoint[] } {
+  const [first, ...others] = text.split(',').map((entry, index, all) => {
+    if (entry === '' && all.length > 1)
+      throw new UsageError(`${label} has an empty entry in its list of hosts`);
+    return parseHostPort(entry, label);
+  }) as [{ hostname: string; port?: number }, ...{ hostname: string; port?: number }[]];
+  return { ...first, failover: others };
+}
+
 /** The parts an AMQP URL names; absent parts are left out. */
 export interface UrlParts {
   protocol: 'amqp' | 'amqps';
@@ -117,6 +131,33 @@ export interface UrlParts {
   password?: string;
   vhost?: string;
   heartbeat?: number;
+}
+
+/**
+ * Several URLs, comma-separated, name the nodes of one cluster: they may differ in host and port
+ * only. Split before each scheme, so a comma inside a password stays part of it.
+ */
+export function parseAmqpUrls(text: string, label = '--url'): UrlParts & { failover: Endpoint[] } {
+  const [first, ...others] = text.split(/,(?=amqps?:\/\/)/i).map((one) => parseAmqpUrl(one, label)) as [
+    UrlParts,
+    ...UrlParts[],
+  ];
+  const failover = others.map((other) => {
+    const same = (['protocol', 'username', 'password', 'vhost', 'heartbeat'] as const).every(
+      (part) => other[part] === first[part],
+    );
+    if (!same) {
+      throw new UsageError(
+        `the URLs in ${label} differ in more than host and port`,
+        'Several URLs name the nodes of one cluster: give each the same scheme, user, password and vhost.',
+      );
+    }
+    if (other.hostname === undefined) throw new UsageError(`${label}: every URL in the list needs a host`);
+    return other.port === undefined
+      ? { hostname: other.hostname }
+      : { hostname: other.hostname, port: other.port };
+  });
+  return { ...first, failover };
 }
 
 /** Parses `amqp[s]://user:pass@host:port/vhost?heartbeat=n` into the parts it names. */

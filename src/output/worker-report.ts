@@ -10,6 +10,8 @@ export interface DeliveryInfo {
   body: Buffer;
   redelivered: boolean;
   deliveryTag: number;
+  /** A quorum queue's x-delivery-count: earlier deliveries of this message not acked; null when not sent. */
+  deliveryCount: number | null;
 }
 
 /** What happened to a lost message, in the words a student needs. */
@@ -72,14 +74,21 @@ export function createWorkerReporter(options: WorkerReporterOptions): WorkerRepo
       worker: name,
       ...bodyForJson(delivery.body),
       redelivered: delivery.redelivered,
+      // Only when the broker sent one, so classic queues' records keep their documented fields.
+      ...(delivery.deliveryCount === null ? {} : { deliveryCount: delivery.deliveryCount }),
       deliveryTag: delivery.deliveryTag,
       ts: now().toISOString(),
     };
     stdout.write(`${JSON.stringify(record)}\n`);
   };
   const line = (text: string) => stdout.write(`${colour(`${clockTime(now())} ${name}`)} ${text}\n`);
-  const redeliveredMark = (delivery: DeliveryInfo) =>
-    delivery.redelivered ? ` ${style.warn('(redelivered)')}` : '';
+  const redeliveredMark = (delivery: DeliveryInfo) => {
+    const marks = [
+      delivery.redelivered ? 'redelivered' : null,
+      delivery.deliveryCount === null ? null : `x-delivery-count ${delivery.deliveryCount}`,
+    ].filter((mark) => mark !== null);
+    return marks.length === 0 ? '' : ` ${style.warn(`(${marks.join(', ')})`)}`;
+  };
 
   return {
     received(delivery, workMs) {
@@ -131,6 +140,9 @@ export function createWorkerReporter(options: WorkerReporterOptions): WorkerRepo
             ]
           : []),
         `${tally.redelivered} redelivered seen`,
+        ...(tally.reconnects > 0
+          ? [`${tally.reconnects} reconnect${tally.reconnects === 1 ? '' : 's'}`]
+          : []),
       ];
       stderr.write(`${colour(name)} ${style.bold('stopped:')} ${parts.join(', ')}\n`);
       if (unstarted !== null && (unstarted.count > 0 || unstarted.mayBeIncomplete === true)) {

@@ -91,6 +91,8 @@ export interface Tally {
   hung: number;
   /** Deliveries that arrived flagged as redelivered (seen before by some worker). */
   redelivered: number;
+  /** Times the worker lost its connection (or its consumer) and came back. */
+  reconnects: number;
 }
 
 export const emptyTally = (): Tally => ({
@@ -103,6 +105,7 @@ export const emptyTally = (): Tally => ({
   leftUnacked: 0,
   hung: 0,
   redelivered: 0,
+  reconnects: 0,
 });
 
 /** Why the worker stopped taking messages, as far as the fate of the one in hand goes. */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalNode } from '../../src/broker/local-node.js';
-import { drain, queueState, withChannel } from '../support/amqp.js';
+import { drain, eventually, queueState, withChannel } from '../support/amqp.js';
 import { uniqueName } from '../support/broker.js';
 import { type RunningCli, runCli, startCli } from '../support/cli.js';
 import { canStartTestNodes, startTestNode } from '../support/nodes.js';
@@ -22,7 +22,7 @@ describe.skipIf(!canStartTestNodes()).sequential('on a broker of its own', () =>
     await node?.stop();
   }, 120_000);
 
-  it('a worker whose work outlasts consumer_timeout is told why the broker closed its channel', async () => {
+  it('a worker whose work outlasts consumer_timeout is told why the broker closed its channel, and consumes again', async () => {
     const queue = uniqueName('ctimeout');
     await runCli(['send', '--queue', queue, 'abc'], { env });
     // Short enough to see within a test (the broker checks it about once a minute). A channel reads
@@ -33,14 +33,24 @@ describe.skipIf(!canStartTestNodes()).sequential('on a broker of its own', () =>
       env,
     });
     await worker.waitFor(/received/).finally(() =>
-      // Back to the default, 30 minutes.
+      // Back to the default, 30 minutes: the worker's next channel gets that.
       node.ctl(['eval', 'application:set_env(rabbit, consumer_timeout, 1800000).']),
     );
-    const result = await worker.finished(150_000);
-    expect(result.exitCode).toBe(1);
-    expect(result.stderr).toMatch(/not acknowledged within its consumer timeout/);
-    expect(result.stderr).toMatch(/goes back to the queue/);
-    expect((await queueState(node.url, queue))?.messageCount).toBe(1);
+    await worker.waitFor(/consuming again/, { stream: 'stderr', timeoutMs: 150_000 });
+    expect(worker.stderr()).toMatch(/not acknowledged within its consumer timeout/);
+    expect(worker.stderr()).toMatch(/puts it back in the queue and delivers it again/);
+    // The same worker gets it again from its new consumer, flagged redelivered.
+    await worker.waitFor(/redelivered/, { timeoutMs: 20_000 });
+    // Signals do not queue: the second must come after the first was handled.
+    worker.signal('SIGINT');
+    await worker.waitFor(/stopping:/, { stream: 'stderr' });
+    worker.signal('SIGINT');
+    const result = await worker.finished(20_000);
+    expect(result.exitCode).toBe(130);
+    await eventually(
+      async () => (await queueState(node.url, queue))?.messageCount === 1,
+      'message back in the queue',
+    );
   }, 180_000);
 
   it('keeps persistent messages in a durable queue across a restart, and only those', async () => {
@@ -100,7 +110,7 @@ describe.skipIf(!canStartTestNodes()).sequential('on a broker of its own', () =>
       const sent = await runCli(['send', '--queue', queue, ...send, 'abc'], { env });
       expect(sent.exitCode, sent.stderr).toBe(0);
       const running = startCli(
-        ['qprocessor', '--queue', queue, '--json', '--delay-per-char', '100', ...worker],
+        ['qprocessor', '--queue', queue, '--json', '--delay-per-char', '100', '--no-reconnect', ...worker],
         {
           env,
         },
@@ -126,11 +136,14 @@ describe.skipIf(!canStartTestNodes()).sequential('on a broker of its own', () =>
 
   it('tells connected clients plainly that the broker is shutting down', async () => {
     const queue = uniqueName('shutdown');
-    const worker = startCli(['qprocessor', '--queue', queue, '--acknowledge', '--delay-per-char', '0'], {
-      env,
-    });
+    const worker = startCli(
+      ['qprocessor', '--queue', queue, '--acknowledge', '--delay-per-char', '0', '--no-reconnect'],
+      {
+        env,
+      },
+    );
     await worker.waitFor(/waiting for messages/, { stream: 'stderr' });
-    const receiver = startCli(['receive', '--queue', queue], { env });
+    const receiver = startCli(['receive', '--queue', queue, '--no-reconnect'], { env });
     await receiver.waitFor(/Waiting for messages/, { stream: 'stderr' });
     await withChannel(node.url, async (channel) => channel.checkQueue(queue));
 

@@ -294,6 +294,7 @@ describe('qprocessor', () => {
     const queue = uniqueName('hb-block');
     const worker = await startWorker(queue, 'blocker', [
       '--acknowledge',
+      '--no-reconnect',
       '--heartbeat',
       '1',
       '--block',

@@ -260,9 +260,9 @@ describe('qtool declare', () => {
     },
   );
 
-  it.skipIf(!broker.hasCtl).each(['quorum', 'stream'])('--type %s declares that type', async (type) => {
+  it.skipIf(!broker.hasCtl).each(['quorum', 'stream'])('--queue-type %s declares that type', async (type) => {
     const queue = uniqueName(`declare-${type}`);
-    const result = await runCli(['declare', '--queue', queue, '--type', type], { env });
+    const result = await runCli(['declare', '--queue', queue, '--queue-type', type], { env });
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stdout).toContain(`declared queue '${queue}' (durable, ${type})`);
     expect(await listed(queue)).toMatchObject({ durable: 'true', type });
@@ -272,7 +272,7 @@ describe('qtool declare', () => {
     '--no-durable declares a non-durable classic queue where the broker allows it',
     async () => {
       const queue = uniqueName('declare-transient');
-      const result = await runCli(['declare', '--queue', queue, '--no-durable', '--type', 'classic'], {
+      const result = await runCli(['declare', '--queue', queue, '--no-durable', '--queue-type', 'classic'], {
         env,
       });
       if (result.exitCode === 1) {
@@ -379,7 +379,7 @@ describe('qtool declare', () => {
     expect(result.stderr).toContain(`qtool delete --queue ${queue} --force`);
     expect(result.stderr).not.toMatch(/\n\s+at /);
 
-    const type = await runCli(['declare', '--queue', queue, '--max-length', '3', '--type', 'quorum'], {
+    const type = await runCli(['declare', '--queue', queue, '--max-length', '3', '--queue-type', 'quorum'], {
       env,
     });
     expect(type.exitCode).toBe(1);
@@ -403,10 +403,10 @@ describe('qtool declare', () => {
   });
 
   it.each([
-    [['--type', 'bogus']],
-    [['--type', 'quorum', '--no-durable']],
-    [['--type', 'stream', '--no-durable']],
-    [['--type', 'stream', '--max-length', '3']],
+    [['--queue-type', 'bogus']],
+    [['--queue-type', 'quorum', '--no-durable']],
+    [['--queue-type', 'stream', '--no-durable']],
+    [['--queue-type', 'stream', '--max-length', '3']],
     [['--max-length', 'lots']],
     [['--max-length', '-1']],
     [['--message-ttl', '1.5']],

@@ -355,7 +355,7 @@ describe.skipIf(!broker.hasCtl)('qtool receive when the broker closes its connec
     const total = await seed(queue, numbers(50));
     const receiver = start(
       process.execPath,
-      [QTOOL_BIN, 'receive', '--queue', queue],
+      [QTOOL_BIN, 'receive', '--queue', queue, '--no-reconnect'],
       ['ignore', 'pipe', 'pipe'],
     );
     let stdout = '';

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   hostAndPort,
   maskedUrl,
+  nodesOf,
   parseAmqpUrl,
   parseHostPort,
   resolveConnection,
@@ -16,6 +17,7 @@ describe('resolveConnection', () => {
       protocol: 'amqp',
       hostname: 'localhost',
       port: 5672,
+      failover: [],
       vhost: '/',
       username: 'guest',
       password: 'guest',
@@ -168,5 +170,38 @@ describe('scrubSecrets', () => {
   it('leaves the well-known guest password alone, so the user name guest stays readable', () => {
     resolveConnection({}, {});
     expect(scrubSecrets("user 'guest'")).toBe("user 'guest'");
+  });
+});
+
+describe('several nodes of a cluster', () => {
+  it('takes --host a,b:5673,c as the first node and the others to fail over to, in order', () => {
+    const { settings } = resolveConnection({ host: 'a,b:5673,c', port: '5700' }, {});
+    expect(nodesOf(settings).map(hostAndPort)).toEqual(['a:5700', 'b:5673', 'c:5700']);
+  });
+
+  it('takes several comma-separated URLs, and keeps a comma inside a password', () => {
+    const { settings } = resolveConnection({ url: 'amqp://u:p,w@a:5701/v,amqp://u:p,w@b:5702/v' }, {});
+    expect(settings.password).toBe('p,w');
+    expect(nodesOf(settings).map(hostAndPort)).toEqual(['a:5701', 'b:5702']);
+  });
+
+  it('refuses URLs that differ in more than host and port, without echoing them', () => {
+    expect(() => resolveConnection({ url: 'amqp://u:secret1@a/v,amqp://u:secret2@b/v' }, {})).toThrow(
+      /differ in more than host and port/,
+    );
+    try {
+      resolveConnection({ url: 'amqp://u:secret1@a/v,amqp://u:secret2@b/v' }, {});
+    } catch (error) {
+      expect(String((error as Error).message)).not.toMatch(/secret/);
+    }
+  });
+
+  it('lets a single --host on the command line replace a list from the environment', () => {
+    const { settings } = resolveConnection({ host: 'solo' }, { QTOOL_HOST: 'a,b,c' });
+    expect(nodesOf(settings).map((node) => node.hostname)).toEqual(['solo']);
+  });
+
+  it('refuses an empty entry in the list', () => {
+    expect(() => resolveConnection({ host: 'a,,b' }, {})).toThrow(/empty entry/);
   });
 });

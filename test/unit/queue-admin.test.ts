@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseInequivalentArg } from '../../src/amqp/inequivalent-arg.js';
 import {
   type DeclareRequest,
   decideDelete,
@@ -6,7 +7,6 @@ import {
   explainDeclareConflict,
   explainDeleteRefusal,
   explainUnsupported,
-  parseInequivalentArg,
   planDeclare,
 } from '../../src/commands/queue-admin.js';
 import { UsageError } from '../../src/errors.js';

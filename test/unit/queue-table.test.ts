@@ -209,6 +209,7 @@ describe('managementTarget', () => {
     protocol: 'amqp' as const,
     hostname: 'rabbit.example',
     port: 5672,
+    failover: [],
     vhost: 'student1',
     username: 'student1',
     password: 's3cret-pw',

@@ -24,6 +24,10 @@ const settingsArbitrary: fc.Arbitrary<ConnectionSettings> = fc
     tls: fc.boolean(),
     hostname: host,
     port: fc.integer({ min: 1, max: 65535 }),
+    failover: fc.array(
+      fc.record({ hostname: host, port: fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }) }),
+      { maxLength: 3 },
+    ),
     vhost: name,
     username: name,
     password,

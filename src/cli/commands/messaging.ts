@@ -1,32 +1,35 @@
 import { type Command, Option } from 'commander';
-import type { DurabilityRequest } from '../../amqp/queue.js';
 import { runDemo } from '../../commands/demo.js';
 import { runQprocessor } from '../../commands/qprocessor.js';
 import { runReceive } from '../../commands/receive.js';
 import { runSend } from '../../commands/send.js';
 import { ON_LOSE_CHOICES, type OnLose } from '../../worker/policy.js';
 import type { CliContext } from '../context.js';
+import { addQueueOptions, queueOptions } from '../queue-options.js';
+import { addReconnectOptions, reconnectOptions } from '../reconnect-options.js';
 import { nonEmpty, nonNegativeSeconds, positiveInteger, positiveSeconds, prefetchCount } from '../parsers.js';
 
 /** send, receive, qprocessor and demo: the lab's own commands. */
 export function registerMessagingCommands(program: Command, { io, result, connection }: CliContext): void {
-  addDurabilityOptions(
-    program
-      .command('send')
-      .description(
-        'publish messages: each argument is one; with none, each line of standard input (or --file)',
-      )
-      .argument('[message...]', 'message bodies')
-      .option('--file <path>', 'send each line of this file')
-      .option('--count <n>', 'send the whole set n times', positiveInteger, 1)
-      .option('--persistent', 'delivery mode 2: survive a broker restart in a durable queue', false)
-      .option('--exchange <name>', 'publish to this exchange instead of the default exchange')
-      .option(
-        '--routing-key <key>',
-        'routing key (default: the queue name; may be empty only with --exchange)',
-      )
-      .option('--no-confirm', 'no publisher confirms: the broker does not say which messages it kept')
-      .option('--quiet', 'no summary line (warnings and errors still show)'),
+  addQueueOptions(
+    addReconnectOptions(
+      program
+        .command('send')
+        .description(
+          'publish messages: each argument is one; with none, each line of standard input (or --file)',
+        )
+        .argument('[message...]', 'message bodies')
+        .option('--file <path>', 'send each line of this file')
+        .option('--count <n>', 'send the whole set n times', positiveInteger, 1)
+        .option('--persistent', 'delivery mode 2: survive a broker restart in a durable queue', false)
+        .option('--exchange <name>', 'publish to this exchange instead of the default exchange')
+        .option(
+          '--routing-key <key>',
+          'routing key (default: the queue name; may be empty only with --exchange)',
+        )
+        .option('--no-confirm', 'no publisher confirms: the broker does not say which messages it kept')
+        .option('--quiet', 'no summary line (warnings and errors still show)'),
+    ),
   ).action(async (messages: string[], options, command: Command) => {
     if (messages.length > 0 && options.file !== undefined) {
       command.error('error: give messages as arguments or with --file, not both', { exitCode: 2 });
@@ -55,27 +58,30 @@ export function registerMessagingCommands(program: Command, { io, result, connec
         routingKey: options.routingKey,
         confirm: options.confirm,
         quiet: Boolean(options.quiet),
-        durability: durability(options),
+        ...queueOptions(options),
+        reconnect: reconnectOptions(options),
       },
       io,
     );
   });
 
-  addDurabilityOptions(
-    program
-      .command('receive')
-      .description(
-        'print each message body on its own line as it arrives (auto-ack, like the hello-world consumer)',
-      )
-      .option('--acknowledge', 'manual acks: ack each message after printing it', false)
-      .option(
-        '--prefetch <n>',
-        'at most n unacknowledged messages at a time (with --acknowledge)',
-        prefetchCount,
-      )
-      .option('--count <n>', 'exit after n messages (acks each, so none is lost on exit)', positiveInteger)
-      .option('--idle-timeout <seconds>', 'exit 0 after this long without a message', positiveSeconds)
-      .option('--json', 'one JSON object per message', false),
+  addQueueOptions(
+    addReconnectOptions(
+      program
+        .command('receive')
+        .description(
+          'print each message body on its own line as it arrives (auto-ack, like the hello-world consumer)',
+        )
+        .option('--acknowledge', 'manual acks: ack each message after printing it', false)
+        .option(
+          '--prefetch <n>',
+          'at most n unacknowledged messages at a time (with --acknowledge)',
+          prefetchCount,
+        )
+        .option('--count <n>', 'exit after n messages (acks each, so none is lost on exit)', positiveInteger)
+        .option('--idle-timeout <seconds>', 'exit 0 after this long without a message', positiveSeconds)
+        .option('--json', 'one JSON object per message', false),
+    ),
   ).action(async (options, command: Command) => {
     result.exitCode = await runReceive(
       await connection(command),
@@ -85,41 +91,47 @@ export function registerMessagingCommands(program: Command, { io, result, connec
         count: options.count,
         idleTimeoutSeconds: options.idleTimeout,
         json: options.json,
-        durability: durability(options),
+        ...queueOptions(options, {
+          manualAck: options.acknowledge || options.count !== undefined,
+          prefetch: options.prefetch ?? options.count,
+        }),
+        reconnect: reconnectOptions(options),
       },
       io,
     );
   });
 
-  addDurabilityOptions(
-    program
-      .command('qprocessor')
-      .description("the lab's worker: fakes work per character, can lose messages, acks on request")
-      .option('--name <label>', 'worker name shown on each line (default: a short random id)', nonEmpty)
-      .option(
-        '--delay-per-char <seconds>',
-        'seconds of fake work per character; 0 for none',
-        nonNegativeSeconds,
-        1,
-      )
-      .option(
-        '--block',
-        'busy-wait instead of sleeping: starves heartbeats, to show a heartbeat time-out',
-        false,
-      )
-      .option('--acknowledge', 'turn auto-ack off and ack each message after its work', false)
-      .option(
-        '--prefetch <n>',
-        'at most n unacknowledged messages per worker (fair dispatch: 1)',
-        prefetchCount,
-      )
-      .option('--lose-every <n>', 'lose every n-th message this worker receives', positiveInteger)
-      .addOption(
-        new Option('--on-lose <action>', 'with --acknowledge, what losing a message does')
-          .choices(ON_LOSE_CHOICES)
-          .default('requeue' satisfies OnLose),
-      )
-      .option('--json', 'one JSON event per line on stdout, no colour', false),
+  addQueueOptions(
+    addReconnectOptions(
+      program
+        .command('qprocessor')
+        .description("the lab's worker: fakes work per character, can lose messages, acks on request")
+        .option('--name <label>', 'worker name shown on each line (default: a short random id)', nonEmpty)
+        .option(
+          '--delay-per-char <seconds>',
+          'seconds of fake work per character; 0 for none',
+          nonNegativeSeconds,
+          1,
+        )
+        .option(
+          '--block',
+          'busy-wait instead of sleeping: starves heartbeats, to show a heartbeat time-out',
+          false,
+        )
+        .option('--acknowledge', 'turn auto-ack off and ack each message after its work', false)
+        .option(
+          '--prefetch <n>',
+          'at most n unacknowledged messages per worker (fair dispatch: 1)',
+          prefetchCount,
+        )
+        .option('--lose-every <n>', 'lose every n-th message this worker receives', positiveInteger)
+        .addOption(
+          new Option('--on-lose <action>', 'with --acknowledge, what losing a message does')
+            .choices(ON_LOSE_CHOICES)
+            .default('requeue' satisfies OnLose),
+        )
+        .option('--json', 'one JSON event per line on stdout, no colour', false),
+    ),
   ).action(async (options, command: Command) => {
     result.exitCode = await runQprocessor(
       await connection(command),
@@ -133,7 +145,8 @@ export function registerMessagingCommands(program: Command, { io, result, connec
         onLose: options.onLose,
         onLoseGiven: command.getOptionValueSource('onLose') === 'cli',
         json: options.json,
-        durability: durability(options),
+        ...queueOptions(options, { manualAck: options.acknowledge, prefetch: options.prefetch }),
+        reconnect: reconnectOptions(options),
       },
       io,
     );
@@ -145,18 +158,4 @@ export function registerMessagingCommands(program: Command, { io, result, connec
     .action(async (_options, command: Command) => {
       result.exitCode = await runDemo(await connection(command), io);
     });
-}
-
-function addDurabilityOptions(command: Command): Command {
-  return command
-    .option('--durable', 'a queue qtool creates is durable (the default); stop if the existing one is not')
-    .option(
-      '--no-durable',
-      'create a non-durable queue (refused by RabbitMQ 4.3+); stop if the existing one is durable',
-    );
-}
-
-function durability(options: { durable?: boolean }): DurabilityRequest {
-  if (options.durable === undefined) return 'unspecified';
-  return options.durable ? 'durable' : 'non-durable';
 }

@@ -1,12 +1,13 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { QUEUE_TYPES } from '../../amqp/queue-type.js';
 import { runDeclare } from '../../commands/declare.js';
 import { runDelete } from '../../commands/delete.js';
 import { runPeek } from '../../commands/peek.js';
 import { runPurge } from '../../commands/purge.js';
-import { QUEUE_TYPES, type QueueType } from '../../commands/queue-admin.js';
 import { parseQueueName } from '../../config/values.js';
 import type { CliContext } from '../context.js';
 import { nonEmpty, positiveInteger } from '../parsers.js';
+import { addQueueOptions, queueOptions } from '../queue-options.js';
 
 /** peek, purge, delete and declare: looking into and managing the queue named by --queue. */
 export function registerQueueCommands(program: Command, { io, result, connection }: CliContext): void {
@@ -52,14 +53,13 @@ export function registerQueueCommands(program: Command, { io, result, connection
       );
     });
 
-  program
-    .command('declare')
-    .description('declare the queue with a type and arguments; an existing one must match them')
-    .option('--durable', 'a durable queue, surviving a broker restart (the default)')
-    .option('--no-durable', 'a non-durable queue (classic only; refused by RabbitMQ 4.3+)')
-    .addOption(
-      new Option('--type <type>', "queue type (default: the broker's, classic)").choices(QUEUE_TYPES),
-    )
+  addQueueOptions(
+    program
+      .command('declare')
+      .description('declare the queue with a type and arguments; an existing one must match them'),
+  )
+    // --queue-type's earlier name, kept working for scripts and notes that use it.
+    .addOption(new Option('--type <type>').choices(QUEUE_TYPES).conflicts('queueType').hideHelp())
     .option('--max-length <n>', 'keep at most n ready messages, dropping the oldest', messageLimit)
     .option('--message-ttl <ms>', 'messages expire after this many milliseconds in the queue', messageTtl)
     .option(
@@ -68,12 +68,16 @@ export function registerQueueCommands(program: Command, { io, result, connection
       queueName,
     )
     .action(async (options, command: Command) => {
+      const { durability, queueType } = queueOptions({
+        durable: options.durable,
+        queueType: options.queueType ?? options.type,
+      });
       result.exitCode = await runDeclare(
         await connection(command),
         {
           // Neither --durable nor --no-durable leaves it undefined: see asksForSettings.
-          durable: options.durable as boolean | undefined,
-          type: options.type as QueueType | undefined,
+          durable: durability === 'unspecified' ? undefined : durability === 'durable',
+          type: queueType,
           maxLength: options.maxLength,
           messageTtlMs: options.messageTtl,
           deadLetterQueue: options.deadLetterQueue,
