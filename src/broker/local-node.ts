@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { BrokerStartError, BrokerStartInterrupted } from './errors.js';
 import { logReport, nodeLogFiles } from './logs.js';
@@ -33,18 +33,21 @@ import {
   waitForPidExit,
 } from './processes.js';
 import {
+  commandBehind,
+  describeTool,
   environmentWithoutRabbitmqVariables,
   escapeForSuWrapper,
   isRoot,
   type RabbitmqTools,
   rabbitmqctl,
   resolveRabbitmqTools,
+  resolveRabbitmqToolsInRoot,
 } from './tools.js';
 import { startWatchdog, stopWatchdog } from './watchdog.js';
 
 export { BrokerStartError, BrokerStartInterrupted, RabbitmqctlError } from './errors.js';
 export { isPortAnswering } from './ports.js';
-export { findRabbitmqServer, rabbitmqctl } from './tools.js';
+export { findRabbitmqServer, rabbitmqctl, resolveRabbitmqToolsInRoot } from './tools.js';
 
 export interface LocalNodeOptions {
   /** Default: a free port on 127.0.0.1. */
@@ -53,8 +56,13 @@ export interface LocalNodeOptions {
   management?: boolean | number;
   /** Extra rabbitmq.conf lines, e.g. `{ max_message_size: '16777216' }`. */
   extraConfig?: Record<string, string>;
-  /** Default: a new folder under os.tmpdir(). Removed by stop() unless keepData. */
+  /** Default: a new folder under os.tmpdir() (under rootDir's /tmp with rootDir). Removed by stop() unless keepData. */
   baseDir?: string;
+  /**
+   * Run the RabbitMQ installed in this system root instead of the host's, through chroot (root only):
+   * e.g. a Debian 13 root with RabbitMQ 4.0 beside a Debian 12 host's 3.10. baseDir must be inside it.
+   */
+  rootDir?: string;
   /** Default: `qtool-<random>@localhost`. */
   nodeName?: string;
   /** Default 90 000. Applies to start() and to each restart(). */
@@ -85,7 +93,10 @@ export interface LocalNode {
   readonly url: string;
   /** Stops this node only (rabbitmqctl stop, else its own pid), then removes baseDir unless keepData. */
   stop(options?: { keepData?: boolean }): Promise<void>;
-  /** A real broker restart: stop, then start again with the same name, ports and data. */
+  /**
+   * A real broker restart: stop, then start again with the same name, ports and data. After
+   * stop({ keepData: true }) it starts the node again (and its watchdog, when it had one).
+   */
   restart(): Promise<void>;
   /** `rabbitmqctl -n NODE ...args`: resolves stdout, rejects with a RabbitmqctlError carrying stderr. */
   ctl(args: string[]): Promise<string>;
@@ -108,8 +119,20 @@ function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
+/** `path` (on the host) as a process in `rootDir` sees it; throws when it lies outside. */
+function pathInRoot(path: string, rootDir: string | null): string {
+  if (rootDir === null) return path;
+  const inside = relative(rootDir, path);
+  if (inside.startsWith('..') || resolve(rootDir, inside) !== path) {
+    throw new TypeError(`${path} is outside ${rootDir}, where the node runs`);
+  }
+  return `/${inside.split(sep).join('/')}`;
+}
+
 /** The folder to create a node's baseDir in: os.tmpdir(), or /tmp when `runAs` could not reach it. */
-async function defaultParentDir(runAs: UnixUser | null): Promise<string> {
+async function defaultParentDir(runAs: UnixUser | null, rootDir: string | null): Promise<string> {
+  // A chroot's node sees nothing outside its root.
+  if (rootDir !== null) return join(rootDir, 'tmp');
   const preferred = tmpdir();
   const reachable =
     runAs === null || (await firstUntraversableAncestor(join(preferred, 'x'), runAs)) === null;
@@ -118,10 +141,15 @@ async function defaultParentDir(runAs: UnixUser | null): Promise<string> {
 
 class RabbitNode implements LocalNode {
   readonly url: string;
+  /** The node's files, as this process reaches them. */
   private readonly layout: NodeLayout;
+  /** The same files as the node's own processes see them (they differ inside a chroot). */
+  private readonly nodeSees: NodeLayout;
   private readonly env: Record<string, string>;
   private readonly log: (line: string) => void;
   private watchdogPid: number | undefined;
+  /** Kept so that a restart after stop({ keepData: true }) is watched again. */
+  private watchdogOwnerPid: number | undefined;
   private child: ChildProcess | undefined;
   private childExit: string | undefined;
   /** Aborted when the current rabbitmq-server process exits. */
@@ -142,15 +170,24 @@ class RabbitNode implements LocalNode {
   ) {
     this.url = `amqp://guest:guest@127.0.0.1:${amqpPort}`;
     this.layout = nodeLayout(baseDir);
+    this.nodeSees = nodeLayout(pathInRoot(baseDir, tools.rootDir));
     this.log = log;
     this.env = {
       ...environmentWithoutRabbitmqVariables(),
-      ...nodeEnvironment({ layout: this.layout, nodeName, amqpPort, distPort }),
+      ...nodeEnvironment({ layout: this.nodeSees, nodeName, amqpPort, distPort }),
     };
   }
 
   ctl(args: string[]): Promise<string> {
     return rabbitmqctl(this.nodeName, args, { tools: this.tools });
+  }
+
+  get rootDir(): string | null {
+    return this.tools.rootDir;
+  }
+
+  get pidFileAsNodeSees(): string {
+    return this.nodeSees.pidFile;
   }
 
   /** Takes charge of a node another process started (see attachLocalNode), so stop() acts on it. */
@@ -159,12 +196,15 @@ class RabbitNode implements LocalNode {
   }
 
   startWatchdog(ownerPid: number): void {
+    this.watchdogOwnerPid = ownerPid;
     this.watchdogPid = startWatchdog({
       ownerPid,
       nodeName: this.nodeName,
-      ctlPath: this.tools.ctl,
-      pidFile: this.layout.pidFile,
-      pidFileArg: this.tools.ctlViaSuWrapper ? escapeForSuWrapper(this.layout.pidFile) : this.layout.pidFile,
+      ctlCommand: [...this.tools.commandPrefix, this.tools.ctl],
+      pidFile: this.nodeSees.pidFile,
+      pidFileArg: this.tools.ctlViaSuWrapper
+        ? escapeForSuWrapper(this.nodeSees.pidFile)
+        : this.nodeSees.pidFile,
       baseDir: this.baseDir,
       env: environmentWithoutRabbitmqVariables(),
     });
@@ -187,7 +227,8 @@ class RabbitNode implements LocalNode {
       this.childExit = undefined;
       const childGone = new AbortController();
       this.childGone = childGone;
-      const child = spawn(this.tools.server, [], {
+      const [command, args] = commandBehind(this.tools.commandPrefix, this.tools.server);
+      const child = spawn(command, args, {
         cwd: this.baseDir,
         env: this.env,
         detached: true,
@@ -230,7 +271,7 @@ class RabbitNode implements LocalNode {
       await this.stopProcess(true);
       const dataKept = what === 'restart' || !this.ownsBaseDir;
       throw new BrokerStartError(
-        `RabbitMQ node ${this.nodeName} (port ${this.amqpPort}, ${this.tools.server}) did not come up: ${reason}` +
+        `RabbitMQ node ${this.nodeName} (port ${this.amqpPort}, ${describeTool(this.tools, this.tools.server)}) did not come up: ${reason}` +
           `\n${dataKept ? `Data and logs are kept in ${this.baseDir}` : 'Its folder has been removed; the logs were:'}\n${report}`,
         { baseDir: dataKept ? this.baseDir : null, cause: error },
       );
@@ -307,7 +348,7 @@ class RabbitNode implements LocalNode {
     // its next step just after a scan (Debian's wrapper runs su, then sh, then the VM), so scan again
     // until one finds nothing; every round ends the processes that could fork more.
     for (let round = 0; round < LEFTOVER_SCANS; round += 1) {
-      const leftovers = await processesWithEnvironment(`RABBITMQ_PID_FILE=${this.layout.pidFile}`);
+      const leftovers = await processesWithEnvironment(`RABBITMQ_PID_FILE=${this.nodeSees.pidFile}`);
       if (leftovers.length === 0) break;
       this.log(`ending leftover processes ${leftovers.join(', ')} of RabbitMQ node ${this.nodeName}`);
       for (const leftover of leftovers) signalProcess(leftover, quick ? 'SIGKILL' : 'SIGTERM');
@@ -353,6 +394,10 @@ class RabbitNode implements LocalNode {
 
   async restart(): Promise<void> {
     if (this.removed) throw new Error(`RabbitMQ node ${this.nodeName} was stopped and its data removed`);
+    // stop() ended the watchdog; a node started again must not outlive its owner either.
+    if (this.watchdogOwnerPid !== undefined && this.watchdogPid === undefined) {
+      this.startWatchdog(this.watchdogOwnerPid);
+    }
     await this.stopProcess();
     await this.launch('restart');
   }
@@ -360,25 +405,28 @@ class RabbitNode implements LocalNode {
 
 /** Starts a throwaway RabbitMQ node and resolves once it accepts AMQP connections and has fully booted. */
 export async function startLocalNode(options: LocalNodeOptions = {}): Promise<LocalNode> {
-  const tools = resolveRabbitmqTools();
+  const tools =
+    options.rootDir === undefined ? resolveRabbitmqTools() : resolveRabbitmqToolsInRoot(options.rootDir);
   const log = options.onLog ?? (() => {});
   const nodeName = options.nodeName ?? `qtool-${randomBytes(4).toString('hex')}@localhost`;
   if (!NODE_NAME.test(nodeName)) throw new TypeError(`nodeName must look like name@host, got ${nodeName}`);
   const startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
 
   // As root, Debian's wrapper runs the node as `rabbitmq`, which must own (and reach) everything it uses.
-  const runAs = isRoot() ? await lookupUser('rabbitmq') : null;
+  const runAs = isRoot() ? await lookupUser('rabbitmq', tools.commandPrefix) : null;
 
   const ownsBaseDir = options.baseDir === undefined;
   const baseDir =
     options.baseDir === undefined
-      ? await mkdtemp(join(await defaultParentDir(runAs), 'qtool-rabbitmq-'))
+      ? await mkdtemp(join(await defaultParentDir(runAs, tools.rootDir), 'qtool-rabbitmq-'))
       : resolve(options.baseDir);
+  // Refused before anything is created or removed.
+  if (!ownsBaseDir) pathInRoot(baseDir, tools.rootDir);
 
   try {
     await mkdir(baseDir, { recursive: true });
     if (runAs !== null) {
-      const blocked = await firstUntraversableAncestor(baseDir, runAs);
+      const blocked = await firstUntraversableAncestor(baseDir, runAs, tools.rootDir ?? '/');
       if (blocked !== null) {
         throw new BrokerStartError(
           `The RabbitMQ node runs as user ${runAs.name}, who cannot enter ${blocked} on the way to ${baseDir}. ` +
@@ -459,7 +507,10 @@ export interface LocalNodeFacts {
   managementPort: number | null;
   distPort: number;
   baseDir: string;
+  /** The pid file as the node's processes see it (in their RABBITMQ_PID_FILE). */
   pidFile: string;
+  /** Set when the node runs in another system root (LocalNodeOptions.rootDir). */
+  rootDir?: string;
 }
 
 /** The facts of a node started by startLocalNode, to save for attachLocalNode. */
@@ -471,7 +522,8 @@ export function localNodeFacts(node: LocalNode): LocalNodeFacts {
     managementPort: node.managementPort,
     distPort: node.distPort,
     baseDir: node.baseDir,
-    pidFile: nodeLayout(node.baseDir).pidFile,
+    pidFile: node.pidFileAsNodeSees,
+    ...(node.rootDir === null ? {} : { rootDir: node.rootDir }),
   };
 }
 
@@ -488,7 +540,7 @@ export function attachLocalNode(
     facts.amqpPort,
     facts.managementPort,
     facts.baseDir,
-    resolveRabbitmqTools(),
+    facts.rootDir === undefined ? resolveRabbitmqTools() : resolveRabbitmqToolsInRoot(facts.rootDir),
     options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
     true,
     facts.distPort,

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { lchown, readdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { commandBehind } from './tools.js';
 
 /** A local account as `id` reports it. */
 export interface UnixUser {
@@ -10,17 +11,28 @@ export interface UnixUser {
   readonly groups: readonly number[];
 }
 
-function id(args: string[]): Promise<string | null> {
+function id(args: string[], commandPrefix: readonly string[]): Promise<string | null> {
+  const [command, commandArgs] = commandBehind(commandPrefix, 'id', args);
   return new Promise((resolvePromise) => {
-    execFile('id', args, { encoding: 'utf8', timeout: 10_000 }, (error, stdout) => {
+    execFile(command, commandArgs, { encoding: 'utf8', timeout: 10_000 }, (error, stdout) => {
       resolvePromise(error === null ? stdout.trim() : null);
     });
   });
 }
 
-/** Looks a user up with `id` (so NSS sources other than /etc/passwd count); null when there is none. */
-export async function lookupUser(name: string): Promise<UnixUser | null> {
-  const [uid, gid, groups] = await Promise.all([id(['-u', name]), id(['-g', name]), id(['-G', name])]);
+/**
+ * Looks a user up with `id` (so NSS sources other than /etc/passwd count); null when there is none.
+ * With a commandPrefix such as `chroot ROOT`, the user of that system root (its uid may differ from the host's).
+ */
+export async function lookupUser(
+  name: string,
+  commandPrefix: readonly string[] = [],
+): Promise<UnixUser | null> {
+  const [uid, gid, groups] = await Promise.all([
+    id(['-u', name], commandPrefix),
+    id(['-g', name], commandPrefix),
+    id(['-G', name], commandPrefix),
+  ]);
   if (uid === null || gid === null) return null;
   return {
     name,
@@ -53,12 +65,20 @@ export function canTraverse(dir: { uid: number; gid: number; mode: number }, use
   return (dir.mode & 0o001) !== 0;
 }
 
-/** The first folder on the way to `path` (its ancestors, not itself) that `user` cannot pass; else null. */
-export async function firstUntraversableAncestor(path: string, user: UnixUser): Promise<string | null> {
+/**
+ * The first folder on the way to `path` (its ancestors, not itself) that `user` cannot pass; else null.
+ * Only folders from `top` down count: a chroot's user starts at the root it is given.
+ */
+export async function firstUntraversableAncestor(
+  path: string,
+  user: UnixUser,
+  top = '/',
+): Promise<string | null> {
+  const first = resolve(top);
   const ancestors: string[] = [];
   for (let dir = dirname(resolve(path)); ; dir = dirname(dir)) {
     ancestors.unshift(dir);
-    if (dirname(dir) === dir) break;
+    if (dir === first || dirname(dir) === dir) break;
   }
   for (const dir of ancestors) {
     const info = await stat(dir);

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import { basename, delimiter, dirname, join } from 'node:path';
+import { basename, delimiter, dirname, join, resolve } from 'node:path';
 import { BrokerStartError, RabbitmqctlError } from './errors.js';
 
 /** Folders searched after PATH: Debian/Ubuntu (sbin is often not on a user's PATH), generic, Homebrew. */
@@ -21,11 +21,19 @@ export interface CtlTool {
    * (see {@link escapeForSuWrapper}).
    */
   readonly ctlViaSuWrapper: boolean;
+  /**
+   * The words every RabbitMQ command is run behind: [] for the host's own install, `chroot ROOT` for
+   * one in another system root (see {@link resolveRabbitmqToolsInRoot}). Paths then name places as
+   * the root sees them.
+   */
+  readonly commandPrefix: readonly string[];
 }
 
 /** The paths of the RabbitMQ scripts a local node is driven with. */
 export interface RabbitmqTools extends CtlTool {
   readonly server: string;
+  /** The system root the scripts are run in (by chroot), or null for the host's own. */
+  readonly rootDir: string | null;
 }
 
 function isExecutableFile(path: string): boolean {
@@ -89,7 +97,7 @@ function scriptToRun(path: string): { path: string; viaSuWrapper: boolean } {
 
 function ctlTool(ctlPath: string): CtlTool {
   const script = scriptToRun(ctlPath);
-  return { ctl: script.path, ctlViaSuWrapper: script.viaSuWrapper };
+  return { ctl: script.path, ctlViaSuWrapper: script.viaSuWrapper, commandPrefix: [] };
 }
 
 /** Finds rabbitmq-server and the rabbitmqctl next to it (else on PATH). */
@@ -105,7 +113,59 @@ export function resolveRabbitmqTools(serverPath: string | null = findRabbitmqSer
   if (ctlPath === null) {
     throw new BrokerStartError(`rabbitmqctl was not found next to ${serverPath} nor on PATH.`);
   }
-  return { server: scriptToRun(serverPath).path, ...ctlTool(ctlPath) };
+  return { server: scriptToRun(serverPath).path, rootDir: null, ...ctlTool(ctlPath) };
+}
+
+/** Where a RabbitMQ install in another system root keeps its scripts, as the root sees them. */
+const ROOT_DIRS = ['/usr/sbin', '/usr/lib/rabbitmq/bin', '/usr/local/sbin'];
+
+/**
+ * The RabbitMQ installed in another system root, e.g. a Debian 13 root with RabbitMQ 4.0 on a Debian 12
+ * host with 3.10: its scripts run through `chroot ROOT`, so only root can use them. As on the host, a
+ * Debian install's su wrapper runs everything as the root's own `rabbitmq` user, with its HOME (and so
+ * its Erlang cookie) in the root.
+ */
+export function resolveRabbitmqToolsInRoot(rootDir: string): RabbitmqTools {
+  const root = resolve(rootDir);
+  if (!isRoot()) {
+    throw new BrokerStartError(
+      `Running the RabbitMQ installed in ${root} takes chroot, which only root may use.`,
+    );
+  }
+  const chroot = findExecutable('chroot', ['/usr/sbin', '/sbin']);
+  if (chroot === null) throw new BrokerStartError('chroot was not found on PATH nor in /usr/sbin.');
+  const find = (name: string) => {
+    for (const dir of ROOT_DIRS) {
+      if (isExecutableFile(join(root, dir, name))) return join(dir, name);
+    }
+    throw new BrokerStartError(
+      `${name} was not found in ${ROOT_DIRS.map((dir) => join(root, dir)).join(', ')}.`,
+    );
+  };
+  const server = find('rabbitmq-server');
+  const ctl = find('rabbitmqctl');
+  return {
+    server,
+    ctl,
+    ctlViaSuWrapper: suWrapperTarget(readScriptHead(join(root, ctl))) !== null,
+    commandPrefix: [chroot, root],
+    rootDir: root,
+  };
+}
+
+/** The program and arguments that run `path ...args` behind `prefix` (e.g. `chroot ROOT`). */
+export function commandBehind(
+  prefix: readonly string[],
+  path: string,
+  args: readonly string[] = [],
+): [string, string[]] {
+  const [first, ...rest] = prefix;
+  return first === undefined ? [path, [...args]] : [first, [...rest, path, ...args]];
+}
+
+/** A command line to show: the tool with the prefix it runs behind. */
+export function describeTool(tools: CtlTool, path: string): string {
+  return [...tools.commandPrefix, path].join(' ');
 }
 
 /** Finds rabbitmqctl on its own (PATH, then /usr/sbin, /usr/lib/rabbitmq/bin, ...). */
@@ -162,10 +222,11 @@ export function rabbitmqctl(nodeName: string, args: readonly string[], options: 
   const tools = options.tools ?? resolveRabbitmqctl();
   const passed = tools.ctlViaSuWrapper ? args.map(escapeForSuWrapper) : [...args];
   const commandLine = `rabbitmqctl -n ${nodeName} ${args.join(' ')}`;
-  return new Promise<string>((resolve, reject) => {
+  const [command, commandArgs] = commandBehind(tools.commandPrefix, tools.ctl, ['-n', nodeName, ...passed]);
+  return new Promise<string>((resolvePromise, reject) => {
     execFile(
-      tools.ctl,
-      ['-n', nodeName, ...passed],
+      command,
+      commandArgs,
       {
         env: environmentWithoutRabbitmqVariables(),
         timeout: options.timeoutMs ?? 120_000,
@@ -175,7 +236,7 @@ export function rabbitmqctl(nodeName: string, args: readonly string[], options: 
       },
       (error, stdout, stderr) => {
         if (error === null) {
-          resolve(stdout);
+          resolvePromise(stdout);
           return;
         }
         const exitCode = typeof error.code === 'number' ? error.code : null;

@@ -1,25 +1,26 @@
-/** Real throwaway RabbitMQ nodes, no mocks. Skipped where rabbitmq-server is not installed. */
+/**
+ * Real throwaway RabbitMQ nodes, no mocks, of the project's version (in e2e-4.0 from the Debian 13
+ * root, through chroot). Skipped where the project cannot start nodes.
+ */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import * as amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BrokerStartError,
-  findRabbitmqServer,
   isPortAnswering,
   type LocalNode,
   RabbitmqctlError,
-  startLocalNode,
 } from '../../src/broker/local-node.js';
 import { processesWithEnvironment } from '../../src/broker/processes.js';
 import { uniqueName } from '../support/broker.js';
+import { canStartTestNodes, nodeTmpDir, startTestNode } from '../support/nodes.js';
 
-const haveRabbitmq = findRabbitmqServer() !== null;
+const haveRabbitmq = canStartTestNodes();
 
 async function until(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -34,9 +35,8 @@ describe.skipIf(!haveRabbitmq)('a throwaway local RabbitMQ node', () => {
   const progress: string[] = [];
 
   beforeAll(async () => {
-    node = await startLocalNode({
+    node = await startTestNode({
       management: true,
-      watchdogOwnerPid: process.pid,
       onLog: (line) => progress.push(line),
     });
   });
@@ -103,17 +103,20 @@ describe.skipIf(!haveRabbitmq)('a throwaway local RabbitMQ node', () => {
     }
   });
 
-  it('runs side by side with another node, whose watchdog stops it once its owner is gone', async () => {
+  it('runs side by side with another node, whose watchdog stops it once its owner is gone, even after a stop and start', async () => {
     const owner: ChildProcess = spawn('sleep', ['600'], { stdio: 'ignore' });
     let other: LocalNode | undefined;
     try {
-      other = await startLocalNode({ watchdogOwnerPid: owner.pid ?? 0 });
+      other = await startTestNode({ watchdogOwnerPid: owner.pid ?? 0 });
       expect(other.nodeName).not.toBe(node.nodeName);
       expect(other.amqpPort).not.toBe(node.amqpPort);
       expect((await other.ctl(['eval', 'node().'])).trim()).toBe(`'${other.nodeName}'`);
       expect((await node.ctl(['eval', 'node().'])).trim()).toBe(`'${node.nodeName}'`);
       const connection = await amqp.connect(other.url);
       await connection.close();
+      // stop() ends the watchdog with the node; started again, the node must be watched again.
+      await other.stop({ keepData: true });
+      await other.restart();
 
       owner.kill('SIGKILL');
       const { amqpPort, baseDir } = other;
@@ -128,7 +131,8 @@ describe.skipIf(!haveRabbitmq)('a throwaway local RabbitMQ node', () => {
       owner.kill('SIGKILL');
       await other?.stop();
     }
-  });
+    // Two starts, a stop and the watchdog at work: a minute or more on a busy machine.
+  }, 150_000);
 
   it('stops: the port goes quiet, the Erlang VM is gone and the data folder is removed', async () => {
     const { amqpPort, baseDir } = node;
@@ -146,7 +150,7 @@ describe.skipIf(!haveRabbitmq)('a throwaway local RabbitMQ node', () => {
 describe.skipIf(!haveRabbitmq)('a throwaway node that cannot start', () => {
   it('fails fast with BrokerStartError carrying the log, and removes its own folder', async () => {
     const startedAt = Date.now();
-    const error = await startLocalNode({
+    const error = await startTestNode({
       extraConfig: { max_message_size: 'not-a-number' },
       startTimeoutMs: 60_000,
     }).catch((caught: unknown) => caught);
@@ -162,7 +166,7 @@ describe.skipIf(!haveRabbitmq)('a throwaway node that cannot start', () => {
 
   it('gives up at the deadline and leaves no process of the node behind', async () => {
     const nodeName = `qtool-deadline-${Date.now().toString(36)}@localhost`;
-    const error = await startLocalNode({ nodeName, startTimeoutMs: 1500 }).catch((caught: unknown) => caught);
+    const error = await startTestNode({ nodeName, startTimeoutMs: 1500 }).catch((caught: unknown) => caught);
 
     expect(error).toBeInstanceOf(BrokerStartError);
     expect((error as BrokerStartError).message).toMatch(/did not answer within 1\.5 s/);
@@ -171,11 +175,11 @@ describe.skipIf(!haveRabbitmq)('a throwaway node that cannot start', () => {
   });
 
   it('keeps a baseDir it was given, with the logs in it', async () => {
-    const parent = await mkdtemp(join(tmpdir(), 'qtool-broker-test-'));
+    const parent = await mkdtemp(join(nodeTmpDir(), 'qtool-broker-test-'));
     await chmod(parent, 0o755); // mkdtemp makes it 0700; as root, the node runs as `rabbitmq`
     const baseDir = join(parent, 'node');
     try {
-      const error = await startLocalNode({ baseDir, extraConfig: { 'no.such.setting': '1' } }).catch(
+      const error = await startTestNode({ baseDir, extraConfig: { 'no.such.setting': '1' } }).catch(
         (caught: unknown) => caught,
       );
       expect(error).toBeInstanceOf(BrokerStartError);
@@ -192,7 +196,7 @@ describe.skipIf(!haveRabbitmq)('a throwaway node that cannot start', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const { port } = server.address() as AddressInfo;
-      await expect(startLocalNode({ amqpPort: port })).rejects.toThrow(/already in use/);
+      await expect(startTestNode({ amqpPort: port })).rejects.toThrow(/already in use/);
     } finally {
       server.close();
     }

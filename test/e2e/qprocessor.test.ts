@@ -214,7 +214,8 @@ describe('qprocessor', () => {
 
   it('on Ctrl-C finishes and acks the message in hand, then prints its tally and exits 0', async () => {
     const queue = uniqueName('graceful');
-    const worker = await startWorker(queue, 'g', ['--acknowledge', '--delay-per-char', '0.2']);
+    // 5 s of work: the Ctrl-C must land while it is in hand, even on a busy machine.
+    const worker = await startWorker(queue, 'g', ['--acknowledge', '--delay-per-char', '1']);
     await send(queue, 'abcde', 'waiting');
     await worker.waitFor(/"event":"received"/);
     worker.signal('SIGINT');

@@ -300,5 +300,7 @@ describe('vhosts and users like the lab', () => {
         for (const vhost of [user, `${user}/sub`]) await broker.ctl(['delete_vhost', vhost]).catch(() => {});
       }
     },
+    // Eight rabbitmqctl runs, each an Erlang VM of its own: seconds apiece on a busy machine.
+    120_000,
   );
 });

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findRabbitmqServer, type LocalNode, startLocalNode } from '../../src/broker/local-node.js';
+import type { LocalNode } from '../../src/broker/local-node.js';
 import { deleteQueue, drain, eventually, queueState, withChannel } from '../support/amqp.js';
 import { testBroker, uniqueName } from '../support/broker.js';
 import { runCli, startCli } from '../support/cli.js';
+import { canStartTestNodes, startTestNode } from '../support/nodes.js';
 
 /**
  * `qtool send` never loses, leaks or misreports: Ctrl-C, a blocking broker, --no-confirm and odd
@@ -192,9 +193,7 @@ describe('--persistent into a queue that is not durable', () => {
  * Memory alarms block every publisher of a node, so these run on a node of their own, in order.
  * A watermark of 0.00001 puts any node over its limit ("low on memory"); 0.4 is the default.
  */
-const canStartNode = findRabbitmqServer() !== null;
-
-describe.skipIf(!canStartNode).sequential('a broker that blocks publishers (memory alarm)', () => {
+describe.skipIf(!canStartTestNodes()).sequential('a broker that blocks publishers (memory alarm)', () => {
   let node: LocalNode;
   let nodeEnv: Record<string, string>;
 
@@ -209,7 +208,7 @@ describe.skipIf(!canStartNode).sequential('a broker that blocks publishers (memo
   };
 
   beforeAll(async () => {
-    node = await startLocalNode({ watchdogOwnerPid: process.pid });
+    node = await startTestNode();
     nodeEnv = { AMQP_URL: node.url };
   }, 120_000);
 

@@ -2,16 +2,16 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findRabbitmqServer, type LocalNode, startLocalNode } from '../../src/broker/local-node.js';
+import type { LocalNode } from '../../src/broker/local-node.js';
 import { eventually } from '../support/amqp.js';
 import { testBroker, uniqueName } from '../support/broker.js';
 import { type RunningCli, runCli, startCli } from '../support/cli.js';
+import { canStartTestNodes, startTestNode } from '../support/nodes.js';
 
 /**
  * status and watch through the management HTTP API, on a node of this file's own with the plugin
  * on (the shared test broker has it off). The API's figures lag the broker, so every check polls.
  */
-const canStartNode = findRabbitmqServer() !== null;
 
 interface StatusDocument {
   source: string;
@@ -19,14 +19,14 @@ interface StatusDocument {
   queues: Record<string, unknown>[];
 }
 
-describe.skipIf(!canStartNode)('qtool status and watch with the management API', () => {
+describe.skipIf(!canStartTestNodes())('qtool status and watch with the management API', () => {
   let node: LocalNode;
   let env: Record<string, string>;
   let management: string[];
   const workers: RunningCli[] = [];
 
   beforeAll(async () => {
-    node = await startLocalNode({
+    node = await startTestNode({
       management: true,
       watchdogOwnerPid: process.pid,
       // Fresher figures than the default 5 s; the tests still poll.

@@ -1,15 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findRabbitmqServer, isPortAnswering } from '../../src/broker/local-node.js';
+import { isPortAnswering } from '../../src/broker/local-node.js';
 import { eventually } from '../support/amqp.js';
 import { uniqueName } from '../support/broker.js';
 import { runCli } from '../support/cli.js';
+import { canStartTestNodes } from '../support/nodes.js';
 import { startTlsNode, type TlsNode } from '../support/tls.js';
 
 /**
  * amqps against a node of this file's own, on certificates made at run time: the server's names
  * `localhost` only, so connecting to 127.0.0.1 is a name mismatch worth its own test.
  */
-describe.skipIf(findRabbitmqServer() === null).sequential('TLS', () => {
+describe.skipIf(!canStartTestNodes()).sequential('TLS', () => {
   let tls: TlsNode;
   let url: string;
 

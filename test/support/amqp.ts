@@ -12,6 +12,16 @@ export async function withChannel<T>(url: string, work: (channel: amqp.Channel) 
   }
 }
 
+/** The version a broker reports when a client connects (its server properties), e.g. `4.0.5`. */
+export async function brokerVersion(url: string): Promise<string> {
+  const connection = await amqp.connect(url);
+  try {
+    return connection.connection.serverProperties.version;
+  } finally {
+    await connection.close().catch(() => {});
+  }
+}
+
 /** Ready messages and consumers of a queue, or null when it does not exist. */
 export async function queueState(
   url: string,

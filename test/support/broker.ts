@@ -2,19 +2,31 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
-import { rabbitmqctl } from '../../src/broker/local-node.js';
+import { rabbitmqctl, resolveRabbitmqToolsInRoot } from '../../src/broker/local-node.js';
 
-/** How rabbitmqctl reaches the test broker, if it can. */
-export type BrokerCtl = { kind: 'local'; nodeName: string } | { kind: 'docker'; containerId: string } | null;
+/** How rabbitmqctl reaches the test broker, if it can; `rootDir` for a node run in another system root. */
+export type BrokerCtl =
+  | { kind: 'local'; nodeName: string; rootDir?: string }
+  | { kind: 'docker'; containerId: string }
+  | null;
 
 /** What the global setup provides under the key `broker`. */
 export interface TestBrokerInfo {
   amqpUrl: string;
   ctl: BrokerCtl;
   source: 'env' | 'local' | 'docker';
+  /** The RabbitMQ version the broker reports, e.g. `3.10.8` or `4.0.5`. */
+  version: string;
+  /**
+   * How tests start nodes of their own, of the same version (test/support/nodes.ts): `rootDir` null
+   * for the host's rabbitmq-server, a system root for RabbitMQ 4.0; null when they cannot.
+   */
+  ownNodes: { rootDir: string | null } | null;
 }
 
 export interface TestBroker extends Omit<TestBrokerInfo, 'ctl'> {
+  /** The major version, for the few places where RabbitMQ 3.x and 4.x truly differ. */
+  major: number;
   /** How rabbitmqctl reaches the broker (the provided `ctl`), or null when it cannot. */
   ctlTarget: BrokerCtl;
   /** Whether ctl() can work; use with it.skipIf(!broker.hasCtl). */
@@ -54,15 +66,21 @@ export function runCtl(ctl: BrokerCtl, args: string[]): Promise<string> {
     );
   }
   if (ctl.kind === 'docker') return dockerRabbitmqctl(ctl.containerId, args);
+  if (ctl.rootDir !== undefined) {
+    return rabbitmqctl(ctl.nodeName, args, { tools: resolveRabbitmqToolsInRoot(ctl.rootDir) });
+  }
   return rabbitmqctl(ctl.nodeName, args);
 }
 
-/** The test broker: its URL, where it came from, and rabbitmqctl access. */
+/** The test broker: its URL, version, where it came from, and rabbitmqctl access. */
 export function testBroker(): TestBroker {
   const info = inject('broker');
   return {
     amqpUrl: info.amqpUrl,
     source: info.source,
+    version: info.version,
+    major: Number.parseInt(info.version, 10),
+    ownNodes: info.ownNodes,
     ctlTarget: info.ctl,
     hasCtl: info.ctl !== null,
     ctl: (args) => runCtl(info.ctl, args),

@@ -5,8 +5,9 @@
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type LocalNode, startLocalNode } from '../../src/broker/local-node.js';
+import type { LocalNode } from '../../src/broker/local-node.js';
 import { pickFreePorts } from '../../src/broker/ports.js';
+import { nodeTmpDir, pathAsNodeSees, startTestNode } from './nodes.js';
 
 function openssl(args: string[], cwd: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -106,13 +107,14 @@ export interface TlsNode {
  * included, owned by the rabbitmq user as the node requires) is removed by stop().
  */
 export async function startTlsNode(options: { managementTls?: boolean } = {}): Promise<TlsNode> {
-  const baseDir = await mkdtemp('/tmp/qtool-tls-node-');
+  const baseDir = await mkdtemp(join(nodeTmpDir(), 'qtool-tls-node-'));
   const certificates = await makeCertificates(join(baseDir, 'certs'));
   const [tlsPort, managementTlsPort] = await pickFreePorts(2);
+  // In e2e-4.0 the node runs in a chroot, where these files have shorter paths.
   const ssl = {
-    cacertfile: certificates.ca,
-    certfile: certificates.serverCert,
-    keyfile: certificates.serverKey,
+    cacertfile: pathAsNodeSees(certificates.ca),
+    certfile: pathAsNodeSees(certificates.serverCert),
+    keyfile: pathAsNodeSees(certificates.serverKey),
   };
   const extraConfig: Record<string, string> = {
     'listeners.ssl.default': String(tlsPort),
@@ -130,9 +132,8 @@ export async function startTlsNode(options: { managementTls?: boolean } = {}): P
     extraConfig['management.ssl.keyfile'] = ssl.keyfile;
   }
   try {
-    const node = await startLocalNode({
+    const node = await startTestNode({
       baseDir,
-      watchdogOwnerPid: process.pid,
       management: options.managementTls === true,
       extraConfig,
     });

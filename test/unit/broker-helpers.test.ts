@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,9 +10,10 @@ import {
   renderEnabledPlugins,
   renderRabbitmqConf,
 } from '../../src/broker/node-files.js';
-import { canTraverse, type UnixUser } from '../../src/broker/ownership.js';
+import { canTraverse, firstUntraversableAncestor, type UnixUser } from '../../src/broker/ownership.js';
 import { isPortAnswering, isReservedPort, pickFreePorts } from '../../src/broker/ports.js';
 import {
+  commandBehind,
   environmentWithoutRabbitmqVariables,
   escapeForSuWrapper,
   suWrapperTarget,
@@ -98,6 +99,35 @@ describe('ownership', () => {
     expect(canTraverse({ uid: 0, gid: 7, mode: 0o40750 }, rabbitmq)).toBe(true);
     // Owner bits decide for the owner, even when "others" may pass.
     expect(canTraverse({ uid: 103, gid: 0, mode: 0o40601 }, rabbitmq)).toBe(false);
+  });
+
+  it("checks a chroot node's way from its own root down only", async () => {
+    const closed = await mkdtemp(join(tmpdir(), 'qtool-closed-'));
+    try {
+      await chmod(closed, 0o700);
+      const root = join(closed, 'root');
+      await mkdir(join(root, 'tmp'), { recursive: true });
+      await chmod(root, 0o755);
+      const baseDir = join(root, 'tmp', 'node');
+      const someone: UnixUser = { name: 'someone', uid: 64_123, gid: 64_123, groups: [64_123] };
+      expect(await firstUntraversableAncestor(baseDir, someone)).toBe(closed);
+      expect(await firstUntraversableAncestor(baseDir, someone, root)).toBeNull();
+    } finally {
+      await rm(closed, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('commands behind a prefix', () => {
+  it('runs the tool itself without one, and behind chroot ROOT with one', () => {
+    expect(commandBehind([], '/usr/sbin/rabbitmqctl', ['-n', 'a@b'])).toEqual([
+      '/usr/sbin/rabbitmqctl',
+      ['-n', 'a@b'],
+    ]);
+    expect(commandBehind(['/usr/sbin/chroot', '/srv/root'], '/usr/sbin/rabbitmqctl', ['status'])).toEqual([
+      '/usr/sbin/chroot',
+      ['/srv/root', '/usr/sbin/rabbitmqctl', 'status'],
+    ]);
   });
 });
 
