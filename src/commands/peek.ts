@@ -1,11 +1,11 @@
 import { deliveryCountField, deliveryCountOf } from '../amqp/delivery-count.js';
 import { findQueue, inspectExistingQueue, type PeekedMessage, peekMessages } from '../amqp/queue.js';
-import { announcedServer } from '../amqp/server-identity.js';
+import { announcedServer, type ServerIdentity } from '../amqp/server-identity.js';
 import { bodyForJson } from '../body.js';
 import type { ConnectionSettings } from '../config/connection.js';
 import { QtoolError } from '../errors.js';
 import { plural } from '../output/format.js';
-import { type NackReturnCost, nackReturnCost } from '../worker/delivery-limit.js';
+import { type NackReturnCost, nackReturnCost, rabbitmqVersion } from '../worker/delivery-limit.js';
 import { brokerCloseOf } from './broker-close.js';
 import { type CommandIo, writeLine } from './io.js';
 import { explainUnsupported, missingQueueError } from './queue-admin.js';
@@ -22,9 +22,10 @@ export interface PeekOptions {
 /**
  * `qtool peek`: shows the first messages of a queue without taking them. They are fetched with
  * manual ack and all put back before anything is printed, so even `qtool peek | head -1` leaves
- * the queue as it was, except that the broker now marks them redelivered. On a quorum queue the
- * broker may also count the return (see nackReturnCost): where that brings the messages closer to
- * being dropped by default, peek refuses unless --force, and says how often they have come back.
+ * a classic queue as it was, except that the broker now marks them redelivered. A quorum queue
+ * may reorder what comes back (3.10 puts it last, 4.0 first but behind earlier returns) and may
+ * count the return (see nackReturnCost): where that brings the messages closer to being dropped
+ * by default, peek refuses unless --force, and says how often they have come back.
  */
 export async function runPeek(
   settings: ConnectionSettings,
@@ -39,8 +40,7 @@ export async function runPeek(
     // Where qtool cannot tell the type (no configure permission) it peeks as at a classic queue;
     // the messages' own x-delivery-count then gives a quorum queue away, for the summary.
     const { type } = await inspectExistingQueue(session.model, queue);
-    let cost: NackReturnCost = type === 'quorum' ? nackReturnCost(server) : 'free';
-    if (cost === 'limit' && !options.force) {
+    if (type === 'quorum' && nackReturnCost(server) === 'limit' && !options.force) {
       const broker =
         server.version === null ? 'this broker' : `${server.product ?? 'the broker'} ${server.version}`;
       throw new QtoolError(
@@ -82,22 +82,30 @@ export async function runPeek(
         options.json ? JSON.stringify(jsonRecord(queue, message)) : message.content.toString(),
       );
     }
-    if (type === null && messages.some((message) => deliveryCountOf(message) !== null)) {
-      cost = nackReturnCost(server);
-    }
+    const quorum =
+      type === 'quorum' || (type === null && messages.some((message) => deliveryCountOf(message) !== null));
     const ready = messages.length + last.fields.messageCount;
     writeLine(
       io.stderr,
       `peeked at ${messages.length === ready ? `all ${plural(ready, 'ready message')}` : `the first ${messages.length} of ${plural(ready, 'ready message')}`} in queue '${queue}'; ` +
-        `they are back in the queue in the same order, but the broker now marks them redelivered${returnsCounted(messages, cost)}.`,
+        (quorum
+          ? `they are back in the queue, though a quorum queue may not keep their order${behindTheOthers(server)}, and the broker now marks them redelivered${returnsCounted(messages, nackReturnCost(server))}.`
+          : 'they are back in the queue in the same order, but the broker now marks them redelivered.'),
     );
     return 0;
   });
 }
 
+/** Where RabbitMQ 3.x (seen on 3.10) puts a returned message: at the back of the queue. */
+function behindTheOthers(server: ServerIdentity): string {
+  return rabbitmqVersion(server)?.major === 3
+    ? ` (RabbitMQ ${server.version} puts them behind the others)`
+    : '';
+}
+
 /**
- * What the broker counted for putting them back, for the summary: nothing on classic queues, nor
- * where a nack is free. The count each message carried plus this peek's return.
+ * What a quorum queue counted for putting them back, for the summary: nothing where a nack is
+ * free. The most returned message's count is the one it carried plus this peek's return.
  */
 function returnsCounted(messages: PeekedMessage[], cost: NackReturnCost): string {
   const counts = messages.map((message) => deliveryCountOf(message) ?? 0);

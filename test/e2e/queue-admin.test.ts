@@ -84,6 +84,66 @@ describe('qtool peek', () => {
     expect(await queueState(broker.amqpUrl, queue)).toBeNull();
   });
 
+  // RabbitMQ 4.0 to 4.2 count every return toward a quorum queue's default limit of 20: before
+  // peek refused, the 21st peek dropped the message.
+  it.runIf(broker.major === 4)(
+    'refuses a quorum queue whose broker counts each peek toward the delivery limit; --force peeks and says the count',
+    async () => {
+      const queue = uniqueName('peek-quorum');
+      await seed(queue, ['only'], { 'x-queue-type': 'quorum' });
+      for (let peek = 0; peek < 21; peek++) {
+        const refused = await runCli(['peek', '--queue', queue], { env });
+        expect(refused.exitCode, refused.stderr).toBe(1);
+        expect(refused.stdout).toBe('');
+        expect(refused.stderr).toContain(
+          `qtool: queue '${queue}' is a quorum queue, and RabbitMQ ${broker.version} counts every return`,
+        );
+        expect(refused.stderr).toMatch(/--force/);
+      }
+      expect(await queueState(broker.amqpUrl, queue)).toEqual({ messageCount: 1, consumerCount: 0 });
+
+      const forced = await runCli(['peek', '--queue', queue, '--force', '--json'], { env });
+      expect(forced.exitCode, forced.stderr).toBe(0);
+      expect(jsonLines(forced.stdout)).toMatchObject([{ body: 'only', redelivered: false }]);
+      expect(forced.stderr).toMatch(
+        /counted one more return for each: the most returned has now come back once/,
+      );
+      expect(forced.stderr).toMatch(/a quorum queue may not keep their order, and/);
+      const again = await runCli(['peek', '--queue', queue, '--force', '--json'], { env });
+      expect(jsonLines(again.stdout)).toMatchObject([{ body: 'only', redelivered: true, deliveryCount: 1 }]);
+      expect(again.stderr).toMatch(/has now come back 2 times/);
+      expect(await drain(broker.amqpUrl, queue)).toEqual(['only']);
+    },
+  );
+
+  it.runIf(broker.major === 3)(
+    'peeks at a quorum queue on RabbitMQ 3.x and says the delivery count went up',
+    async () => {
+      const queue = uniqueName('peek-quorum');
+      await seed(queue, ['a', 'b'], { 'x-queue-type': 'quorum' });
+      const first = await runCli(['peek', '--queue', queue, '--count', '2'], { env });
+      expect(first.exitCode, first.stderr).toBe(0);
+      expect(first.stdout).toBe('a\nb\n');
+      expect(first.stderr).toMatch(/raised their x-delivery-count by one \(the most returned: once\)/);
+      expect(first.stderr).toMatch(
+        /may not keep their order \(RabbitMQ 3\.\d+\.\d+ puts them behind the others\)/,
+      );
+      const second = await runCli(['peek', '--queue', queue, '--json'], { env });
+      expect(jsonLines(second.stdout)).toMatchObject([{ body: 'a', redelivered: true, deliveryCount: 1 }]);
+      expect(second.stderr).toMatch(/the most returned: 2 times/);
+      // Nothing lost, but not in the order it was: 'a' went behind 'b'.
+      expect(await drain(broker.amqpUrl, queue)).toEqual(['b', 'a']);
+    },
+  );
+
+  it('says nothing of delivery counts for a classic queue', async () => {
+    const queue = uniqueName('peek-classic');
+    await seed(queue, ['a'], { 'x-queue-type': 'classic' });
+    const result = await runCli(['peek', '--queue', queue], { env });
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/marks them redelivered\.\n$/);
+  });
+
   it('refuses --count 0 as a usage error', async () => {
     const result = await runCli(['peek', '--count', '0'], { env });
     expect(result.exitCode).toBe(2);
