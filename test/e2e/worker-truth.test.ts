@@ -1,8 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
 import { once } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
 import { deleteQueue, eventually, queueState, withChannel } from '../support/amqp.js';
 import { testBroker, uniqueName } from '../support/broker.js';
 import { jsonLines, type RunningCli, runCli, startCli } from '../support/cli.js';
+import { completeJsonLines } from '../support/faults.js';
 import { type FreezableProxy, startProxy } from '../support/proxy.js';
 
 /**
@@ -398,6 +399,45 @@ describe('hints and tallies tell the truth', () => {
       const result = await worker.finished(20_000);
       expect(result.exitCode).toBe(0);
       expect(result.stderr).toMatch(/1 reconnect\b/);
+    },
+  );
+
+  // The cancelled consumer's channel stays open until qtool closes it: left open, the message in
+  // hand stayed unacknowledged on it, never to come back while the worker ran.
+  it.skipIf(!broker.hasCtl)(
+    'the message in hand when the broker cancels the consumer comes back, redelivered, and is processed',
+    async () => {
+      const queue = uniqueName('cancelled-in-hand');
+      const worker = await startWorker(queue, [
+        '--acknowledge',
+        '--prefetch',
+        '1',
+        '--delay-per-char',
+        '0.5',
+      ]);
+      await send(queue, 'slow-job');
+      await worker.waitFor(/"event":"received".*"slow-job"/);
+      await broker.ctl([
+        'eval',
+        `{ok, Q} = rabbit_amqqueue:lookup(rabbit_misc:r(<<"/">>, queue, <<"${queue}">>)), ` +
+          "[rabbit_channel:send_command(element(1, C), {'basic.cancel', element(2, C), true}) || C <- rabbit_amqqueue:consumers(Q)].",
+      ]);
+      await worker.waitFor(/consuming again/, { stream: 'stderr' });
+      const processed = () =>
+        completeJsonLines<{ event: string; body: string; redelivered: boolean }>(worker.stdout()).filter(
+          (e) => e.event === 'processed' && e.body === 'slow-job',
+        );
+      await eventually(() => processed().length > 0, 'slow-job processed after the cancel', 30_000);
+      expect(processed()[0]?.redelivered).toBe(true);
+      await eventually(
+        async () => (await queueState(broker.amqpUrl, queue))?.messageCount === 0,
+        'the queue empty',
+      );
+      worker.signal('SIGINT');
+      const result = await worker.finished(20_000);
+      expect(result.exitCode, result.stderr).toBe(0);
+      // Acked once: nothing left unacknowledged on a channel, so nothing comes back after the stop.
+      expect((await queueState(broker.amqpUrl, queue))?.messageCount).toBe(0);
     },
   );
 });
