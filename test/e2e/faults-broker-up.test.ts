@@ -1,9 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { findRabbitmqServer, type LocalNode, startLocalNode } from '../../src/broker/local-node.js';
+import type { LocalNode } from '../../src/broker/local-node.js';
 import { eventually, queueState } from '../support/amqp.js';
 import { uniqueName } from '../support/broker.js';
 import { runCli } from '../support/cli.js';
 import { killOutright, launcher, workerEvents } from '../support/faults.js';
+import { canStartTestNodes, startTestNode } from '../support/nodes.js';
 
 /**
  * The fault suite (issue 8), single node, part two: faults while the broker stays up. A worker
@@ -13,15 +14,14 @@ import { killOutright, launcher, workerEvents } from '../support/faults.js';
  * One node of its own (the memory alarm blocks every publisher of a node), used by the tests in
  * turn. Every test ends what it started and shows, by pid, that no qtool is left running.
  */
-const canStartNode = findRabbitmqServer() !== null;
 
-describe.skipIf(!canStartNode).sequential('the fault suite: the broker stays up', () => {
+describe.skipIf(!canStartTestNodes()).sequential('the fault suite: the broker stays up', () => {
   let node: LocalNode;
   let env: Record<string, string>;
   const clis = launcher();
 
   beforeAll(async () => {
-    node = await startLocalNode({ watchdogOwnerPid: process.pid });
+    node = await startTestNode();
     env = { AMQP_URL: node.url };
   }, 120_000);
 

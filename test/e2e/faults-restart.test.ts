@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { findRabbitmqServer, type LocalNode, startLocalNode } from '../../src/broker/local-node.js';
+import type { LocalNode } from '../../src/broker/local-node.js';
 import { eventually, queueState } from '../support/amqp.js';
 import { uniqueName } from '../support/broker.js';
 import { type RunningCli, runCli } from '../support/cli.js';
@@ -11,6 +11,7 @@ import {
   type WorkerEvent,
   workerEvents,
 } from '../support/faults.js';
+import { canStartTestNodes, startTestNode } from '../support/nodes.js';
 
 /**
  * The fault suite (issue 8), single node: the broker restarts under three busy workers and under a
@@ -20,15 +21,14 @@ import {
  * One node of its own, restarted by each test in turn, so they run in order. Every test ends what
  * it started and shows, by pid, that no qtool is left running.
  */
-const canStartNode = findRabbitmqServer() !== null;
 
-describe.skipIf(!canStartNode).sequential('the fault suite: a broker restart', () => {
+describe.skipIf(!canStartTestNodes()).sequential('the fault suite: a broker restart', () => {
   let node: LocalNode;
   let env: Record<string, string>;
   const clis = launcher();
 
   beforeAll(async () => {
-    node = await startLocalNode({ watchdogOwnerPid: process.pid });
+    node = await startTestNode();
     env = { AMQP_URL: node.url };
   }, 120_000);
 

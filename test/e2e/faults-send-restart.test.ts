@@ -1,23 +1,23 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { findRabbitmqServer, type LocalNode, startLocalNode } from '../../src/broker/local-node.js';
+import type { LocalNode } from '../../src/broker/local-node.js';
 import { deleteQueue, eventually, queueState } from '../support/amqp.js';
 import { uniqueName } from '../support/broker.js';
 import { launcher, parseCount } from '../support/faults.js';
+import { canStartTestNodes, startTestNode } from '../support/nodes.js';
 
 /**
  * The fault suite (issue 8), single node: the broker restarts in the middle of a bulk send.
  * Nothing confirmed is lost, and the summary owns up to any duplicates. A file of its own, with a
  * node of its own, so this long send runs beside the other fault files rather than after them.
  */
-const canStartNode = findRabbitmqServer() !== null;
 
-describe.skipIf(!canStartNode)('the fault suite: a broker restart during a bulk send', () => {
+describe.skipIf(!canStartTestNodes())('the fault suite: a broker restart during a bulk send', () => {
   let node: LocalNode;
   let env: Record<string, string>;
   const clis = launcher();
 
   beforeAll(async () => {
-    node = await startLocalNode({ watchdogOwnerPid: process.pid });
+    node = await startTestNode();
     env = { AMQP_URL: node.url };
   }, 120_000);
 

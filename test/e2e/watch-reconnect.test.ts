@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findRabbitmqServer, type LocalNode, startLocalNode } from '../../src/broker/local-node.js';
+import type { LocalNode } from '../../src/broker/local-node.js';
 import { uniqueName } from '../support/broker.js';
 import { jsonLines, type RunningCli, runCli, startCli } from '../support/cli.js';
+import { canStartTestNodes, startTestNode } from '../support/nodes.js';
 
 /**
  * `watch` through a broker restart, on a node of this file's own (a restart would disturb every
  * other test on the shared broker). The node has no management plugin, and the watch is told
  * --no-management as well, so AMQP is its only source: while the broker is down nothing answers.
  */
-const canStartNode = findRabbitmqServer() !== null;
 
 interface WatchSample {
   ts: string;
@@ -16,7 +16,7 @@ interface WatchSample {
   queues: { name: string; ready: number | null; consumers: number | null }[];
 }
 
-describe.skipIf(!canStartNode).sequential('watch when the broker restarts', () => {
+describe.skipIf(!canStartTestNodes()).sequential('watch when the broker restarts', () => {
   let node: LocalNode;
   let env: Record<string, string>;
   const running: RunningCli[] = [];
@@ -31,7 +31,7 @@ describe.skipIf(!canStartNode).sequential('watch when the broker restarts', () =
   };
 
   beforeAll(async () => {
-    node = await startLocalNode({ watchdogOwnerPid: process.pid });
+    node = await startTestNode();
     env = { AMQP_URL: node.url };
   }, 120_000);
 
