@@ -23,6 +23,8 @@ export interface PublishOptions {
   giveUp?: AbortSignal;
   /** Called after each message is handed to the socket, with the running count and body bytes. */
   onSent?: (sent: number, bytes: number) => void;
+  /** Called as the broker confirms each message (with confirms), for a live count such as bench's. */
+  onConfirmed?: () => void;
   /** The broker stopped reading from this connection (a memory or disk alarm), for `reason`. */
   onBlocked?: (reason: string) => void;
   /** The broker reads from this connection again. */
@@ -259,8 +261,10 @@ export async function publishAll(
             // Once the result is handed back, or the channel's account taken, a late callback (the
             // connection closing) changes nothing.
             if (!on.counting || !on.inFlight.delete(id)) return;
-            if (error === null || error === undefined) result.confirmed += 1;
-            else if (/nacked/.test(String((error as Error).message))) result.nacked += 1;
+            if (error === null || error === undefined) {
+              result.confirmed += 1;
+              options.onConfirmed?.();
+            } else if (/nacked/.test(String((error as Error).message))) result.nacked += 1;
             else on.inFlight.set(id, body); // the channel died: unanswered, kept for carryOver
             wakeUp();
           },

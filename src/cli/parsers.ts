@@ -30,6 +30,25 @@ export function positiveInteger(text: string): number {
   return value;
 }
 
+export function nonNegativeInteger(text: string): number {
+  const value = WHOLE_NUMBER.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(value)) {
+    throw new InvalidArgumentError(
+      `expected a whole number from 0 to ${Number.MAX_SAFE_INTEGER.toLocaleString('en-US')}.`,
+    );
+  }
+  return value;
+}
+
+/** A rate or other amount greater than 0, decimals allowed (0.5 per second). */
+export function positiveNumber(text: string): number {
+  const value = DECIMAL.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new InvalidArgumentError('expected a number greater than 0, such as 100 or 0.5.');
+  }
+  return value;
+}
+
 export function prefetchCount(text: string): number {
   const value = positiveInteger(text);
   // basic.qos carries the prefetch count in 16 bits.

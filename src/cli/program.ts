@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { type CommandIo, writeLine } from '../commands/io.js';
 import { resolveSettings, type SettingsInput } from '../config/settings.js';
+import { registerBenchCommand } from './commands/bench.js';
 import { registerBrokerCommands } from './commands/broker.js';
 import { registerCompletionCommand } from './commands/completion.js';
 import { registerLabCommand } from './commands/lab.js';
@@ -69,6 +70,7 @@ export function buildProgram(io: CommandIo, result: ProgramResult): Command {
   registerBrokerCommands(program, context);
   registerQueueCommands(program, context);
   registerMonitoringCommands(program, context);
+  registerBenchCommand(program, context);
   registerSettingsCommands(program, context);
   registerCompletionCommand(program, context);
 
@@ -89,6 +91,7 @@ const CONNECTING_COMMANDS = [
   'declare',
   'status',
   'watch',
+  'bench',
   'login',
   'config show',
 ];

@@ -1,0 +1,137 @@
+import { type ConnectionSettings, maskedUrl } from '../../config/connection.js';
+import { QtoolError } from '../../errors.js';
+import { createLiveDisplay } from '../../output/bench-progress.js';
+import { shellQuote } from '../../output/format.js';
+import { type CommandIo, writeLine } from '../io.js';
+import { type BenchPlan, type BenchRequest, countGoal, planBench, planWarnings } from './plan.js';
+import type { BenchSummary } from './report.js';
+import { COMPARE_NOTES, compareHeader, compareTable, summaryLines } from './report-text.js';
+import { type RunOutcome, runBenchOnce } from './run.js';
+
+export interface BenchOptions extends BenchRequest {
+  json: boolean;
+}
+
+/**
+ * `qtool bench`: a load generator in the spirit of RabbitMQ's PerfTest, on temporary queues of its
+ * own that it deletes afterwards. One run, or with --compare a matrix of short runs shown as a
+ * table. The summary (or table) goes to stdout, with --json as one JSON object; the live line
+ * and notices go to stderr.
+ *
+ * Ctrl-C stops publishing, lets the consumers drain briefly, prints the figures so far, deletes
+ * the queues and exits 0 (as receive and qprocessor do); a second stops waiting for the broker and
+ * goes straight to deleting the queues (exit 130); a third exits at once, naming the queues left.
+ */
+export async function runBench(
+  settings: ConnectionSettings,
+  options: BenchOptions,
+  io: CommandIo,
+): Promise<number> {
+  const plans = planBench(options);
+  for (const warning of planWarnings(options, plans)) writeLine(io.stderr, `qtool: warning: ${warning}`);
+
+  const stop = new AbortController();
+  const giveUp = new AbortController();
+  /** The queues that exist right now, for the last-resort message of a third Ctrl-C. */
+  const pending: string[] = [];
+  const stopListening = io.onInterrupt((count) => {
+    if (count === 1) stop.abort();
+    else if (count === 2) giveUp.abort();
+    else {
+      if (pending.length > 0) writeLine(io.stderr, leftQueuesMessage(pending, 'stopped at once'));
+      io.exitNow(130);
+    }
+  });
+
+  const outcomes: RunOutcome[] = [];
+  try {
+    for (const [index, plan] of plans.entries()) {
+      if (stop.signal.aborted) break;
+      const label = plan.variant === null ? 'bench' : `${index + 1}/${plans.length} ${plan.variant}`;
+      const outcome = await runBenchOnce(
+        settings,
+        plan,
+        { stop: stop.signal, giveUp: giveUp.signal },
+        () =>
+          createLiveDisplay(io.stderr, {
+            label,
+            ...(plan.length.kind === 'count'
+              ? { total: countGoal(plan), unit: 'messages' as const }
+              : { total: plan.length.seconds, unit: 'seconds' as const }),
+          }),
+        pending,
+      );
+      outcomes.push(outcome);
+      const { queuesLeft, settings: used } = outcome.summary;
+      const deleted = used.queues.filter((queue) => !queuesLeft.includes(queue));
+      if (outcome.started && deleted.length > 0) {
+        writeLine(
+          io.stderr,
+          `qtool: deleted the temporary ${deleted.length === 1 ? 'queue' : 'queues'} ${deleted.join(', ')}`,
+        );
+      }
+      if (outcome.failure !== undefined) break;
+    }
+  } finally {
+    stopListening();
+  }
+
+  const measured = outcomes.filter((outcome) => outcome.started).map((outcome) => outcome.summary);
+  if (measured.length > 0) {
+    if (options.json) {
+      const document = options.compare ? { compare: measured } : measured[0];
+      writeLine(io.stdout, JSON.stringify(document));
+    } else {
+      for (const line of options.compare
+        ? compareLines(measured, plans, settings)
+        : plainLines(measured, plans)) {
+        writeLine(io.stdout, line);
+      }
+    }
+  }
+
+  const left = outcomes.flatMap((outcome) => outcome.summary.queuesLeft);
+  const leftHint = left.length > 0 ? leftQueuesMessage(left, 'could not delete them') : undefined;
+  const failure = outcomes.find((outcome) => outcome.failure !== undefined)?.failure;
+  if (failure !== undefined) {
+    throw new QtoolError(failure.message, {
+      cause: failure,
+      hint: [failure.hint, leftHint].filter(Boolean).join('\n'),
+    });
+  }
+  if (leftHint !== undefined) throw new QtoolError(leftHint.replace(/^qtool: /, ''));
+  const problems = measured.flatMap((summary) =>
+    summary.problems.map((problem) =>
+      summary.variant === null ? problem : `${summary.variant}: ${problem}`,
+    ),
+  );
+  if (problems.length > 0) {
+    throw new QtoolError(`the counts do not add up: ${problems.join('; ')}`, {
+      hint: 'A benchmark counts only what the broker confirmed and the consumers received; see the summary above.',
+    });
+  }
+  return giveUp.signal.aborted ? 130 : 0;
+}
+
+function plainLines(measured: BenchSummary[], plans: BenchPlan[]): string[] {
+  const summary = measured[0] as BenchSummary;
+  return summaryLines(summary, plans[0] as BenchPlan);
+}
+
+function compareLines(measured: BenchSummary[], plans: BenchPlan[], settings: ConnectionSettings): string[] {
+  return [
+    compareHeader(plans[0] as BenchPlan, maskedUrl(settings)),
+    ...compareTable(measured),
+    ...COMPARE_NOTES,
+  ];
+}
+
+/** Which temporary queues are left and the command that deletes each. */
+export function leftQueuesMessage(queues: readonly string[], why: string): string {
+  const commands = queues.map((queue) => `  qtool delete --queue ${shellQuote(queue)} --force`);
+  return [
+    `qtool: ${why}: bench's temporary ${queues.length === 1 ? 'queue is' : 'queues are'} left on the broker: ${queues.join(', ')}`,
+    'Delete them with the same connection options:',
+    ...commands,
+  ].join('\n');
+}

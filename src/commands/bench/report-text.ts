@@ -1,0 +1,215 @@
+import { formatDuration, plural } from '../../output/format.js';
+import type { BenchPlan } from './plan.js';
+import type { BenchSummary } from './report.js';
+import type { LiveSample } from './stats.js';
+
+/** The settings of a run that decide what it measures, in the order a class would read them. */
+type RunShape = Pick<
+  BenchPlan,
+  | 'producers'
+  | 'consumers'
+  | 'queues'
+  | 'queueType'
+  | 'size'
+  | 'persistent'
+  | 'acknowledge'
+  | 'prefetch'
+  | 'confirmWindow'
+  | 'rate'
+>;
+
+/** A latency for people: `0.43 ms`, `4.32 ms`, `43.2 ms`, `1,432 ms`: three figures at most after the first. */
+export function formatLatency(ms: number): string {
+  return `${latencyNumber(ms)} ms`;
+}
+
+/** The number part of formatLatency, for a table whose header carries the unit (ms). */
+export function latencyNumber(ms: number): string {
+  if (ms < 10) return ms.toFixed(2);
+  if (ms < 100) return ms.toFixed(1);
+  return Math.round(ms).toLocaleString('en-US');
+}
+
+/** A rate for people: `12,345 msg/s`, `45.6 msg/s`. */
+export function rateNumber(perSecond: number): string {
+  return perSecond >= 100 ? Math.round(perSecond).toLocaleString('en-US') : perSecond.toFixed(1);
+}
+
+/** The live line's figures for one second: rates, and the median latency of that second. */
+export function liveFigures(
+  sample: LiveSample,
+  plan: Pick<BenchPlan, 'confirmWindow' | 'consumers'>,
+): string {
+  const parts = [`sent ${rateNumber(sample.sentRate)}/s`];
+  if (plan.confirmWindow > 0) parts.push(`confirmed ${rateNumber(sample.confirmedRate)}/s`);
+  if (plan.consumers > 0) {
+    parts.push(`received ${rateNumber(sample.receivedRate)}/s`);
+    parts.push(`p50 ${sample.p50Ms === null ? '-' : formatLatency(sample.p50Ms)}`);
+  }
+  return parts.join(', ');
+}
+
+/** `1 producer, 2 consumers, 1 classic queue`. */
+export function describeClients(shape: RunShape): string {
+  return `${plural(shape.producers, 'producer')}, ${plural(shape.consumers, 'consumer')}, ${shape.queues} ${shape.queueType} ${shape.queues === 1 ? 'queue' : 'queues'}`;
+}
+
+/** How messages travel: size, persistence, confirms, acks, pace. */
+export function describeMessages(shape: RunShape): string {
+  const parts = [
+    `${sizeOf(shape)} ${shape.persistent ? 'persistent' : 'transient'} messages`,
+    confirmsOf(shape),
+  ];
+  if (shape.consumers > 0) {
+    parts.push(
+      shape.acknowledge
+        ? `manual acks, ${shape.prefetch === undefined ? 'no prefetch limit' : `prefetch ${shape.prefetch}`}`
+        : 'auto-ack',
+    );
+  }
+  parts.push(paceOf(shape));
+  return parts.join(', ');
+}
+
+/** The --compare header: what every row shares (the rows vary the rest). */
+export function compareHeader(plan: BenchPlan, broker: string): string {
+  const length =
+    plan.length.kind === 'count' ? plural(plan.length.count, 'message') : `${plan.length.seconds} s`;
+  return `qtool bench --compare on ${broker}: ${length} per row; ${plural(plan.producers, 'producer')}, ${plural(plan.consumers, 'consumer')}, ${plural(plan.queues, 'queue')}; ${sizeOf(plan)} messages, ${confirmsOf(plan)}, ${paceOf(plan)}`;
+}
+
+/** The lines under the --compare table: how to read it. */
+export const COMPARE_NOTES = [
+  'Each row differs from the baseline in the setting it is named after. Backlog: messages still queued',
+  'when the row ended (the consumer was behind). Latency is end to end, send to receive; at full speed',
+  'it includes the time messages wait in the queue. A quorum queue writes every message to disk.',
+];
+
+function sizeOf(shape: Pick<RunShape, 'size'>): string {
+  return `${shape.size.toLocaleString('en-US')}-byte`;
+}
+
+function confirmsOf(shape: Pick<RunShape, 'confirmWindow'>): string {
+  return shape.confirmWindow > 0
+    ? `publisher confirms (at most ${shape.confirmWindow.toLocaleString('en-US')} unconfirmed per producer)`
+    : 'no publisher confirms';
+}
+
+function paceOf(shape: Pick<RunShape, 'rate'>): string {
+  return shape.rate === undefined
+    ? 'as fast as possible'
+    : `at most ${shape.rate.toLocaleString('en-US')} msg/s per producer`;
+}
+
+/**
+ * What the settings mean for the figures, where the flags alone would mislead: a quorum queue or
+ * a stream writes every message to disk whatever --persistent says, a stream gives every consumer
+ * every message, the broker ignores a prefetch without manual acks.
+ */
+export function describeMeaning(shape: RunShape): string[] {
+  const lines: string[] = [];
+  if (shape.queueType !== 'classic') {
+    lines.push(
+      `a ${shape.queueType === 'quorum' ? 'quorum queue' : 'stream'} writes every message to disk, ${shape.persistent ? 'as --persistent asks' : 'transient or not'}`,
+    );
+  } else if (shape.persistent) {
+    lines.push("persistent messages in bench's durable queues are written to disk");
+  }
+  if (shape.queueType === 'stream' && shape.consumers > shape.queues) {
+    lines.push('every consumer of a stream reads every message: received counts each reading');
+  }
+  if (shape.consumers > 0 && !shape.acknowledge && shape.prefetch !== undefined) {
+    lines.push('the prefetch is ignored: the broker does not limit auto-ack consumers');
+  }
+  return lines;
+}
+
+/** The summary of one run, as printed on stdout. */
+export function summaryLines(summary: BenchSummary, shape: RunShape): string[] {
+  const { settings } = summary;
+  const length =
+    settings.count !== null ? plural(settings.count, 'message') : `${settings.durationSeconds} s`;
+  const how =
+    summary.ended === 'interrupted'
+      ? `interrupted after ${formatDuration(summary.elapsedMs)}, the figures so far`
+      : summary.ended === 'failed'
+        ? `failed after ${formatDuration(summary.elapsedMs)}, the figures so far`
+        : `${length} in ${formatDuration(summary.elapsedMs)}`;
+  const lines = [
+    `qtool bench on ${summary.broker}: ${how}`,
+    `  ${describeClients(shape)}; ${describeMessages(shape)}`,
+    ...describeMeaning(shape).map((line) => `  (${line})`),
+  ];
+  const row = (label: string, count: number | null, rate: number | null, missing: string) =>
+    `  ${label.padEnd(10)} ${count === null ? missing : count.toLocaleString('en-US').padStart(12)}${
+      count === null || rate === null ? '' : `  ${rateNumber(rate).padStart(10)} msg/s`
+    }`;
+  lines.push(row('sent', summary.sent, summary.rates.sent, ''));
+  lines.push(
+    row('confirmed', summary.confirmed, summary.rates.confirmed, '           - (no publisher confirms)'),
+  );
+  if (settings.consumers > 0) {
+    lines.push(row('received', summary.received, summary.rates.received, ''));
+    const latency = summary.latencyMs;
+    lines.push(
+      latency === null
+        ? '  latency    - (nothing received)'
+        : `  latency    p50 ${formatLatency(latency.p50)}, p95 ${formatLatency(latency.p95)}, p99 ${formatLatency(latency.p99)}, max ${formatLatency(latency.max)} (end to end, ${plural(latency.count, 'message')})`,
+    );
+  }
+  for (const note of summary.notes) lines.push(`  note: ${note}`);
+  for (const problem of summary.problems) lines.push(`  problem: ${problem}`);
+  return lines;
+}
+
+/** The --compare table: one row per variant, the settings that differ and the figures. */
+export function compareTable(summaries: readonly BenchSummary[]): string[] {
+  const header = [
+    'variant',
+    'queue',
+    'delivery',
+    'acks',
+    'prefetch',
+    'sent/s',
+    'received/s',
+    'backlog',
+    'p50 ms',
+    'p95 ms',
+    'p99 ms',
+    'max ms',
+  ];
+  const dash = (value: number | null | undefined, format: (n: number) => string) =>
+    value === null || value === undefined ? '-' : format(value);
+  const rows = summaries.map((summary) => {
+    const { settings, latencyMs } = summary;
+    return [
+      `${summary.variant ?? 'run'}${summary.ended === 'interrupted' ? ' (interrupted)' : summary.ended === 'failed' ? ' (failed)' : ''}`,
+      settings.queueType,
+      settings.persistent ? 'persistent' : 'transient',
+      settings.acknowledge ? 'manual' : 'auto',
+      settings.acknowledge ? dash(settings.prefetch, String) : '-',
+      dash(summary.rates.sent, rateNumber),
+      dash(summary.rates.received, rateNumber),
+      Math.max(summary.expectedReceived - summary.received, 0).toLocaleString('en-US'),
+      dash(latencyMs?.p50, latencyNumber),
+      dash(latencyMs?.p95, latencyNumber),
+      dash(latencyMs?.p99, latencyNumber),
+      dash(latencyMs?.max, latencyNumber),
+    ];
+  });
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] as string).length)),
+  );
+  // Words to the left, figures to the right, as a class reads a table.
+  const textColumns = 4;
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, column) =>
+        column < textColumns
+          ? cell.padEnd(widths[column] as number)
+          : cell.padStart(widths[column] as number),
+      )
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)];
+}

@@ -1,0 +1,215 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type BenchRequest,
+  COMPARE_ROW_SECONDS,
+  compareMatrix,
+  confirmWindowFor,
+  consumersOn,
+  countGoal,
+  DEFAULT_DURATION_SECONDS,
+  expectedDeliveries,
+  MAX_UNCONFIRMED_BYTES,
+  MIN_SIZE,
+  planBench,
+  planWarnings,
+  producerShare,
+  queueIndexFor,
+} from '../../src/commands/bench/plan.js';
+import { UsageError } from '../../src/errors.js';
+
+/** The command line's defaults, as commander hands them over. */
+function request(overrides: Partial<BenchRequest> = {}): BenchRequest {
+  return {
+    producers: 1,
+    consumers: 1,
+    size: 12,
+    durationSeconds: undefined,
+    count: undefined,
+    rate: undefined,
+    confirm: 1000,
+    persistent: false,
+    acknowledge: false,
+    prefetch: undefined,
+    queueType: undefined,
+    queues: 1,
+    compare: false,
+    ...overrides,
+  };
+}
+
+function usageError(overrides: Partial<BenchRequest>): UsageError {
+  try {
+    planBench(request(overrides));
+  } catch (error) {
+    if (error instanceof UsageError) return error;
+    throw error;
+  }
+  throw new Error(`planBench accepted ${JSON.stringify(overrides)}`);
+}
+
+describe('planBench', () => {
+  it('applies the defaults: one classic queue, auto-ack, confirms, and 10 s when no length is given', () => {
+    const [plan, ...rest] = planBench(request());
+    expect(rest).toEqual([]);
+    expect(plan).toMatchObject({
+      variant: null,
+      queueType: 'classic',
+      acknowledge: false,
+      prefetch: undefined,
+      confirmWindow: 1000,
+      confirmAsked: null,
+      length: { kind: 'duration', seconds: DEFAULT_DURATION_SECONDS },
+    });
+  });
+
+  it('runs for --count or --duration as given', () => {
+    expect(planBench(request({ count: 500 }))[0]?.length).toEqual({ kind: 'count', count: 500 });
+    expect(planBench(request({ durationSeconds: 2.5 }))[0]?.length).toEqual({
+      kind: 'duration',
+      seconds: 2.5,
+    });
+  });
+
+  it('refuses each kind of bad input with a usage error (exit 2) that names the value and the fix', () => {
+    const both = usageError({ count: 10, durationSeconds: 1 });
+    expect(both.exitCode).toBe(2);
+    expect(both.message).toMatch(/--count and --duration .* give one of them/);
+    expect(usageError({ producers: 0, consumers: 0 }).message).toMatch(/--producers 0 and --consumers 0/);
+    expect(usageError({ producers: 0 }).message).toMatch(/--producers 0: .*use --producers 1 or more/);
+    expect(usageError({ size: 4 }).message).toBe(
+      `--size 4 is too small: each message carries its ${MIN_SIZE}-byte send time (use --size ${MIN_SIZE} or more)`,
+    );
+    expect(usageError({ size: 64 * 1024 * 1024 }).message).toMatch(
+      /--size 67108864 is too big: at most 16777216/,
+    );
+    expect(usageError({ queues: 3, producers: 2, consumers: 3 }).message).toMatch(
+      /--queues 3 needs at least 3 producers .*2 producers given/,
+    );
+    expect(usageError({ queues: 2, producers: 2, consumers: 1 }).message).toMatch(
+      /--queues 2 needs at least 2 consumers/,
+    );
+    expect(usageError({ count: 2, producers: 3, queues: 1 }).message).toMatch(
+      /--count 2 is fewer than the 3 producers/,
+    );
+    expect(usageError({ producers: 101 }).message).toMatch(/--producers 101 is too many: at most 100/);
+  });
+
+  it('accepts the smallest size and a publish-only run', () => {
+    expect(planBench(request({ size: MIN_SIZE }))[0]?.size).toBe(MIN_SIZE);
+    expect(planBench(request({ consumers: 0 }))[0]?.consumers).toBe(0);
+  });
+
+  it('reports every problem at once: the first as the message, the rest below it', () => {
+    const error = usageError({ count: 5, durationSeconds: 1, size: 2 });
+    expect(error.message).toMatch(/--count and --duration/);
+    expect(error.hint).toMatch(/--size 2 is too small/);
+  });
+
+  it('refuses to read a stream the way the broker refuses, with the same explanation as the other commands', () => {
+    expect(usageError({ queueType: 'stream' }).message).toMatch(
+      /^reading a stream needs --acknowledge and --prefetch n: RabbitMQ serves a stream only/,
+    );
+    expect(usageError({ queueType: 'stream', acknowledge: true }).message).toMatch(/needs --prefetch n/);
+    expect(planBench(request({ queueType: 'stream', acknowledge: true, prefetch: 10 }))[0]?.queueType).toBe(
+      'stream',
+    );
+    // Publishing alone to a stream needs no consumer settings.
+    expect(planBench(request({ queueType: 'stream', consumers: 0 }))[0]?.consumers).toBe(0);
+  });
+
+  it('cuts the confirm window for big messages so unconfirmed bodies stay within the memory bound', () => {
+    expect(confirmWindowFor(1000, 12)).toBe(1000);
+    expect(confirmWindowFor(0, 12)).toBe(0);
+    expect(confirmWindowFor(1000, 1024 * 1024)).toBe(MAX_UNCONFIRMED_BYTES / (1024 * 1024));
+    expect(confirmWindowFor(1000, 16 * 1024 * 1024)).toBe(4);
+    const plans = planBench(request({ size: 16 * 1024 * 1024 }));
+    expect(plans[0]).toMatchObject({ confirmWindow: 4, confirmAsked: 1000 });
+    expect(planWarnings(request({ size: 16 * 1024 * 1024 }), plans).join('\n')).toMatch(
+      /--confirm 1000 cut to 4 for 16777216-byte messages/,
+    );
+  });
+
+  it('warns that the broker ignores a prefetch without manual acks', () => {
+    const given = request({ prefetch: 10 });
+    expect(planWarnings(given, planBench(given))).toEqual([
+      '--prefetch has no effect without --acknowledge: the broker does not limit auto-ack consumers',
+    ]);
+    const manual = request({ prefetch: 10, acknowledge: true });
+    expect(planWarnings(manual, planBench(manual))).toEqual([]);
+  });
+});
+
+describe('--compare', () => {
+  it('runs a baseline and one row per setting, each differing from the baseline in that setting alone', () => {
+    const plans = planBench(request({ compare: true }));
+    expect(plans.map((plan) => plan.variant)).toEqual([
+      'baseline',
+      'auto-ack',
+      'prefetch 1',
+      'persistent',
+      'quorum queue',
+    ]);
+    const [baseline, ...rows] = plans;
+    expect(baseline).toMatchObject({
+      queueType: 'classic',
+      persistent: false,
+      acknowledge: true,
+      prefetch: 100,
+    });
+    const keys = ['queueType', 'persistent', 'acknowledge', 'prefetch'] as const;
+    for (const row of rows) {
+      const differing = keys.filter((key) => row[key] !== baseline?.[key]);
+      // auto-ack has no prefetch: the broker would ignore one.
+      expect(differing).toEqual(
+        row.variant === 'auto-ack' ? ['acknowledge', 'prefetch'] : [expect.any(String)],
+      );
+    }
+    expect(
+      plans.every((plan) => plan.length.kind === 'duration' && plan.length.seconds === COMPARE_ROW_SECONDS),
+    ).toBe(true);
+    // Five rows of 3 s: a class waits well under a minute.
+    expect(plans.length * COMPARE_ROW_SECONDS).toBeLessThan(30);
+  });
+
+  it('keeps the sizes, counts and pace given, and refuses the settings its rows vary', () => {
+    const plans = planBench(request({ compare: true, count: 200, size: 100, producers: 2, consumers: 2 }));
+    expect(plans.every((plan) => plan.size === 100 && plan.producers === 2)).toBe(true);
+    expect(plans[0]?.length).toEqual({ kind: 'count', count: 200 });
+    expect(usageError({ compare: true, acknowledge: true, queueType: 'quorum' }).message).toBe(
+      '--compare sets --acknowledge, --queue-type itself (its rows vary ack mode, persistence, queue type and prefetch): leave them out',
+    );
+    expect(usageError({ compare: true, consumers: 0 }).message).toMatch(/--compare measures consumers too/);
+    expect(compareMatrix(planBench(request())[0] as never)).toHaveLength(5);
+  });
+});
+
+describe('sharing out the work', () => {
+  it('shares --count among the producers, to the message', () => {
+    const shares = [0, 1, 2].map((index) => producerShare(10, 3, index));
+    expect(shares).toEqual([4, 3, 3]);
+    expect(shares.reduce((a, b) => a + b)).toBe(10);
+  });
+
+  it('spreads producers and consumers round robin over the queues', () => {
+    expect([0, 1, 2, 3].map((index) => queueIndexFor(index, 2))).toEqual([0, 1, 0, 1]);
+    expect(consumersOn(0, { consumers: 3, queues: 2 })).toBe(2);
+    expect(consumersOn(1, { consumers: 3, queues: 2 })).toBe(1);
+  });
+
+  it('expects one delivery per message, except that every consumer of a stream reads every message', () => {
+    const plan = { consumers: 3, queues: 2 };
+    expect(expectedDeliveries({ ...plan, queueType: 'classic' }, [10, 20])).toBe(30);
+    expect(expectedDeliveries({ ...plan, queueType: 'quorum' }, [10, 20])).toBe(30);
+    expect(expectedDeliveries({ ...plan, queueType: 'stream' }, [10, 20])).toBe(2 * 10 + 1 * 20);
+    expect(expectedDeliveries({ consumers: 0, queues: 1, queueType: 'classic' }, [10])).toBe(0);
+  });
+
+  it("sets a --count run's bar to the deliveries the consumers should see", () => {
+    const [stream] = planBench(
+      request({ count: 100, consumers: 2, queueType: 'stream', acknowledge: true, prefetch: 5 }),
+    );
+    expect(countGoal(stream as never)).toBe(200);
+    const [publishOnly] = planBench(request({ count: 100, consumers: 0 }));
+    expect(countGoal(publishOnly as never)).toBe(100);
+  });
+});

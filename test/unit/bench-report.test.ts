@@ -1,0 +1,210 @@
+import { describe, expect, it } from 'vitest';
+import type { PublishResult } from '../../src/amqp/publish.js';
+import { leftQueuesMessage } from '../../src/commands/bench/bench.js';
+import { type BenchPlan, type BenchRequest, planBench } from '../../src/commands/bench/plan.js';
+import { type BenchEnding, summarise } from '../../src/commands/bench/report.js';
+import {
+  compareTable,
+  formatLatency,
+  liveFigures,
+  summaryLines,
+} from '../../src/commands/bench/report-text.js';
+import { temporaryQueueNames } from '../../src/commands/bench/run.js';
+import { BenchStats } from '../../src/commands/bench/stats.js';
+
+function plan(overrides: Partial<BenchRequest> = {}): BenchPlan {
+  return planBench({
+    producers: 1,
+    consumers: 1,
+    size: 12,
+    durationSeconds: undefined,
+    count: 100,
+    rate: undefined,
+    confirm: 1000,
+    persistent: false,
+    acknowledge: false,
+    prefetch: undefined,
+    queueType: undefined,
+    queues: 1,
+    compare: false,
+    ...overrides,
+  })[0] as BenchPlan;
+}
+
+function published(sent: number, overrides: Partial<PublishResult> = {}): PublishResult {
+  return {
+    sent,
+    confirmed: sent,
+    nacked: 0,
+    returned: 0,
+    unconfirmed: 0,
+    republished: 0,
+    error: undefined,
+    interrupted: false,
+    blockedBy: null,
+    ...overrides,
+  };
+}
+
+/** A run of `sent` messages over one second, `received` of them received 2 ms after sending. */
+function run(
+  forPlan: BenchPlan,
+  options: { sent: number; received: number; ended?: BenchEnding; result?: Partial<PublishResult> },
+) {
+  const stats = new BenchStats();
+  stats.begin(0);
+  for (let i = 0; i < options.sent; i += 1) stats.noteSent((1000 * (i + 1)) / options.sent);
+  for (let i = 0; i < options.received; i += 1) stats.noteReceived(i, i + 2);
+  return summarise({
+    plan: forPlan,
+    broker: 'amqp://guest@localhost:5672/%2F',
+    queues: ['qtool-bench-x-1'],
+    stats,
+    results: [published(options.sent, options.result)],
+    expectedReceived: forPlan.consumers === 0 ? 0 : options.sent,
+    ended: options.ended ?? forPlan.length.kind,
+    queuesLeft: [],
+  });
+}
+
+describe('the summary', () => {
+  it('adds up when every message was confirmed and received, with rates over each span', () => {
+    const summary = run(plan(), { sent: 100, received: 100 });
+    expect(summary).toMatchObject({ sent: 100, confirmed: 100, received: 100, problems: [], notes: [] });
+    expect(summary.rates.sent).toBe(100);
+    expect(summary.latencyMs?.p50).toBeCloseTo(2, 2);
+  });
+
+  it('calls a --count run that lost deliveries a problem, and a timed run that left a backlog a note', () => {
+    expect(run(plan(), { sent: 100, received: 90 }).problems).toEqual([
+      '10 of 100 deliveries never received',
+    ]);
+    const timed = run(plan({ count: undefined, durationSeconds: 1 }), { sent: 100, received: 90 });
+    expect(timed.problems).toEqual([]);
+    expect(timed.notes[0]).toMatch(/^10 messages still queued when the run ended/);
+  });
+
+  it('counts nacks and unconfirmed messages as problems', () => {
+    const summary = run(plan(), {
+      sent: 100,
+      received: 97,
+      result: { confirmed: 97, nacked: 2, unconfirmed: 1 },
+    });
+    expect(summary.problems).toEqual([
+      '2 messages refused by the broker (nack)',
+      '1 message never confirmed',
+      '3 of 100 deliveries never received',
+    ]);
+  });
+
+  it('says "no confirms" rather than claiming any without publisher confirms', () => {
+    const noConfirms = plan({ confirm: 0 });
+    const summary = run(noConfirms, { sent: 10, received: 10 });
+    expect(summary.confirmed).toBeNull();
+    expect(summary.rates.confirmed).toBeNull();
+    const text = summaryLines(summary, noConfirms).join('\n');
+    expect(text).toMatch(/no publisher confirms/);
+    expect(text).toMatch(/confirmed +- \(no publisher confirms\)/);
+    expect(liveFigures({ ...sample(), sentRate: 5 }, noConfirms)).toBe('sent 5.0/s, received 0.0/s, p50 -');
+  });
+
+  it('tells the truth about the ack mode, persistence and queue type in play', () => {
+    const auto = summaryLines(run(plan(), { sent: 10, received: 10 }), plan()).join('\n');
+    expect(auto).toMatch(/1 producer, 1 consumer, 1 classic queue; 12-byte transient messages, .* auto-ack/);
+    const persistent = plan({ persistent: true, acknowledge: true, prefetch: 50 });
+    expect(summaryLines(run(persistent, { sent: 1, received: 1 }), persistent).join('\n')).toMatch(
+      /persistent messages, .*manual acks, prefetch 50[\s\S]*written to disk/,
+    );
+    const quorum = plan({ queueType: 'quorum' });
+    expect(summaryLines(run(quorum, { sent: 1, received: 1 }), quorum).join('\n')).toMatch(
+      /1 quorum queue; 12-byte transient messages[\s\S]*a quorum queue writes every message to disk, transient or not/,
+    );
+    const stream = plan({ queueType: 'stream', acknowledge: true, prefetch: 10, consumers: 2 });
+    expect(summaryLines(run(stream, { sent: 1, received: 2 }), stream).join('\n')).toMatch(
+      /every consumer of a stream reads every message/,
+    );
+    const publishOnly = plan({ consumers: 0 });
+    const lines = summaryLines(run(publishOnly, { sent: 5, received: 0 }), publishOnly).join('\n');
+    expect(lines).not.toMatch(/received|latency|auto-ack/);
+  });
+
+  it('says when the figures are only those so far', () => {
+    const summary = run(plan({ count: undefined, durationSeconds: 5 }), {
+      sent: 10,
+      received: 10,
+      ended: 'interrupted',
+    });
+    expect(summaryLines(summary, plan()).at(0)).toMatch(/interrupted after .*, the figures so far$/);
+  });
+});
+
+describe('the --compare table', () => {
+  it('has one aligned row per variant, showing what each changes and its figures', () => {
+    const rows = planBench({
+      producers: 1,
+      consumers: 1,
+      size: 12,
+      durationSeconds: undefined,
+      count: 10,
+      rate: undefined,
+      confirm: 1000,
+      persistent: false,
+      acknowledge: false,
+      prefetch: undefined,
+      queueType: undefined,
+      queues: 1,
+      compare: true,
+    }).map((row) => run(row, { sent: 10, received: 10 }));
+    const table = compareTable(rows);
+    expect(table).toHaveLength(6);
+    expect(table[0]).toMatch(
+      /^variant +queue +delivery +acks +prefetch +sent\/s +received\/s +backlog +p50 ms/,
+    );
+    expect(table[1]).toMatch(/^baseline +classic +transient +manual +100 /);
+    expect(table[2]).toMatch(/^auto-ack +classic +transient +auto +- /);
+    expect(table[3]).toMatch(/^prefetch 1 +classic +transient +manual +1 /);
+    expect(table[4]).toMatch(/^persistent +classic +persistent +manual +100 /);
+    expect(table[5]).toMatch(/^quorum queue +quorum +transient +manual +100 /);
+    // Right-aligned figures: every row ends at the same column.
+    expect(new Set(table.map((line) => line.length)).size).toBe(1);
+  });
+});
+
+describe('small things', () => {
+  it('formats latencies with three significant figures or so', () => {
+    expect(formatLatency(0.4321)).toBe('0.43 ms');
+    expect(formatLatency(43.21)).toBe('43.2 ms');
+    expect(formatLatency(4321.5)).toBe('4,322 ms');
+  });
+
+  it("names the run's queues uniquely and recognisably", () => {
+    expect(temporaryQueueNames(2, 'ab12')).toEqual(['qtool-bench-ab12-1', 'qtool-bench-ab12-2']);
+    const [first] = temporaryQueueNames(1);
+    const [second] = temporaryQueueNames(1);
+    expect(first).toMatch(/^qtool-bench-[0-9a-f]{8}-1$/);
+    expect(first).not.toBe(second);
+  });
+
+  it('says which queues are left and how to delete each', () => {
+    expect(leftQueuesMessage(['qtool-bench-ab12-1'], 'could not delete them')).toBe(
+      [
+        "qtool: could not delete them: bench's temporary queue is left on the broker: qtool-bench-ab12-1",
+        'Delete them with the same connection options:',
+        '  qtool delete --queue qtool-bench-ab12-1 --force',
+      ].join('\n'),
+    );
+  });
+});
+
+function sample() {
+  return {
+    elapsedMs: 1000,
+    sent: 0,
+    confirmed: 0,
+    received: 0,
+    sentRate: 0,
+    confirmedRate: 0,
+    receivedRate: 0,
+    p50Ms: null,
+  };
+}
