@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   type BenchRequest,
-  COMPARE_ROW_SECONDS,
+  COMPARE_LATENCY_RATE,
+  COMPARE_PHASE_SECONDS,
   compareMatrix,
   confirmWindowFor,
   consumersOn,
@@ -125,7 +126,7 @@ describe('planBench', () => {
     const plans = planBench(request({ size: 16 * 1024 * 1024 }));
     expect(plans[0]).toMatchObject({ confirmWindow: 4, confirmAsked: 1000 });
     expect(planWarnings(request({ size: 16 * 1024 * 1024 }), plans).join('\n')).toMatch(
-      /--confirm 1000 cut to 4 for 16777216-byte messages/,
+      /the confirm window is 4, not 1,000, for 16,777,216-byte messages/,
     );
   });
 
@@ -142,14 +143,9 @@ describe('planBench', () => {
 describe('--compare', () => {
   it('runs a baseline and one row per setting, each differing from the baseline in that setting alone', () => {
     const plans = planBench(request({ compare: true }));
-    expect(plans.map((plan) => plan.variant)).toEqual([
-      'baseline',
-      'auto-ack',
-      'prefetch 1',
-      'persistent',
-      'quorum queue',
-    ]);
-    const [baseline, ...rows] = plans;
+    const variants = [...new Set(plans.map((plan) => plan.variant))];
+    expect(variants).toEqual(['baseline', 'auto-ack', 'prefetch 1', 'persistent', 'quorum queue']);
+    const baseline = plans[0];
     expect(baseline).toMatchObject({
       queueType: 'classic',
       persistent: false,
@@ -157,29 +153,43 @@ describe('--compare', () => {
       prefetch: 100,
     });
     const keys = ['queueType', 'persistent', 'acknowledge', 'prefetch'] as const;
-    for (const row of rows) {
-      const differing = keys.filter((key) => row[key] !== baseline?.[key]);
+    for (const plan of plans.filter((row) => row.variant !== 'baseline')) {
+      const differing = keys.filter((key) => plan[key] !== baseline?.[key]);
       // auto-ack has no prefetch: the broker would ignore one.
       expect(differing).toEqual(
-        row.variant === 'auto-ack' ? ['acknowledge', 'prefetch'] : [expect.any(String)],
+        plan.variant === 'auto-ack' ? ['acknowledge', 'prefetch'] : [expect.any(String)],
       );
     }
-    expect(
-      plans.every((plan) => plan.length.kind === 'duration' && plan.length.seconds === COMPARE_ROW_SECONDS),
-    ).toBe(true);
-    // Five rows of 3 s: a class waits well under a minute.
-    expect(plans.length * COMPARE_ROW_SECONDS).toBeLessThan(30);
   });
 
-  it('keeps the sizes, counts and pace given, and refuses the settings its rows vary', () => {
+  it('runs each row twice: at full speed for throughput, then at a fixed rate for latency', () => {
+    const plans = planBench(request({ compare: true }));
+    expect(plans).toHaveLength(10);
+    plans.forEach((plan, index) => {
+      const [throughput, latency] = [plans[index - (index % 2)], plans[index - (index % 2) + 1]];
+      expect(throughput?.variant).toBe(latency?.variant);
+      expect(plan.phase).toBe(index % 2 === 0 ? 'throughput' : 'latency');
+      expect(plan.rate).toBe(index % 2 === 0 ? undefined : COMPARE_LATENCY_RATE);
+      expect(plan.length).toEqual({ kind: 'duration', seconds: COMPARE_PHASE_SECONDS });
+    });
+    // Ten runs of 2 s, plus their drains of 2 s at most: a class waits well under a minute.
+    expect(plans.length * COMPARE_PHASE_SECONDS).toBeLessThanOrEqual(20);
+    // --rate sets the latency runs' pace; the throughput runs stay at full speed.
+    const paced = planBench(request({ compare: true, rate: 250 }));
+    expect(paced.map((plan) => plan.rate)).toEqual(Array.from({ length: 5 }, () => [undefined, 250]).flat());
+  });
+
+  it('keeps the sizes, counts and clients given, and refuses the settings its rows vary', () => {
     const plans = planBench(request({ compare: true, count: 200, size: 100, producers: 2, consumers: 2 }));
-    expect(plans.every((plan) => plan.size === 100 && plan.producers === 2)).toBe(true);
+    expect(plans.every((plan) => plan.size === 100 && plan.producers === 2 && plan.consumers === 2)).toBe(
+      true,
+    );
     expect(plans[0]?.length).toEqual({ kind: 'count', count: 200 });
     expect(usageError({ compare: true, acknowledge: true, queueType: 'quorum' }).message).toBe(
       '--compare sets --acknowledge, --queue-type itself (its rows vary ack mode, persistence, queue type and prefetch): leave them out',
     );
     expect(usageError({ compare: true, consumers: 0 }).message).toMatch(/--compare measures consumers too/);
-    expect(compareMatrix(planBench(request())[0] as never)).toHaveLength(5);
+    expect(compareMatrix(planBench(request())[0] as never, 10)).toHaveLength(10);
   });
 });
 

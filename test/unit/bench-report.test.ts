@@ -139,34 +139,69 @@ describe('the summary', () => {
 });
 
 describe('the --compare table', () => {
-  it('has one aligned row per variant, showing what each changes and its figures', () => {
-    const rows = planBench({
-      producers: 1,
-      consumers: 1,
-      size: 12,
-      durationSeconds: undefined,
-      count: 10,
-      rate: undefined,
-      confirm: 1000,
-      persistent: false,
-      acknowledge: false,
-      prefetch: undefined,
-      queueType: undefined,
-      queues: 1,
-      compare: true,
-    }).map((row) => run(row, { sent: 10, received: 10 }));
-    const table = compareTable(rows);
-    expect(table).toHaveLength(6);
-    expect(table[0]).toMatch(
+  const rows = planBench({
+    producers: 1,
+    consumers: 1,
+    size: 12,
+    durationSeconds: undefined,
+    count: 10,
+    rate: undefined,
+    confirm: 1000,
+    persistent: false,
+    acknowledge: false,
+    prefetch: undefined,
+    queueType: undefined,
+    queues: 1,
+    compare: true,
+  });
+
+  it('has one aligned row per variant: the settings, the full-speed throughput, the latency at the fixed rate', () => {
+    // Full speed: 10 messages in 1 s, 2 ms each; at the fixed rate: all 10 received too.
+    const table = compareTable(rows.map((row) => run(row, { sent: 10, received: 10 })));
+    expect(table.unsustained).toBe(false);
+    const [groups, header, ...body] = table.lines;
+    expect(groups).toMatch(/^ +full speed +latency at 1,000 msg\/s$/);
+    expect(header).toMatch(
       /^variant +queue +delivery +acks +prefetch +sent\/s +received\/s +backlog +p50 ms/,
     );
-    expect(table[1]).toMatch(/^baseline +classic +transient +manual +100 /);
-    expect(table[2]).toMatch(/^auto-ack +classic +transient +auto +- /);
-    expect(table[3]).toMatch(/^prefetch 1 +classic +transient +manual +1 /);
-    expect(table[4]).toMatch(/^persistent +classic +persistent +manual +100 /);
-    expect(table[5]).toMatch(/^quorum queue +quorum +transient +manual +100 /);
+    // The group titles stand over their columns.
+    const at = (text: string | undefined, word: string) => (text as string).indexOf(word);
+    expect(at(groups, 'full speed')).toBeGreaterThan(at(header, 'prefetch'));
+    expect(at(groups, 'full speed')).toBeLessThanOrEqual(at(header, 'sent/s'));
+    expect(at(groups, 'latency')).toBeGreaterThan(at(header, 'backlog'));
+    expect(at(groups, 'latency')).toBeLessThanOrEqual(at(header, 'p50 ms'));
+    expect(body).toHaveLength(5);
+    expect(body[0]).toMatch(/^baseline +classic +transient +manual +100 +10\.0 +[\d.,]+ +0 +2\.00 /);
+    expect(body[1]).toMatch(/^auto-ack +classic +transient +auto +- /);
+    expect(body[2]).toMatch(/^prefetch 1 +classic +transient +manual +1 /);
+    expect(body[3]).toMatch(/^persistent +classic +persistent +manual +100 /);
+    expect(body[4]).toMatch(/^quorum queue +quorum +transient +manual +100 /);
     // Right-aligned figures: every row ends at the same column.
-    expect(new Set(table.map((line) => line.length)).size).toBe(1);
+    expect(new Set([header, ...body].map((line) => line?.length)).size).toBe(1);
+  });
+
+  it('takes throughput from the full-speed run and latency from the paced one, and marks a row that fell behind', () => {
+    const summaries = rows.map((row) =>
+      row.phase === 'throughput'
+        ? run(row, { sent: 10, received: 4 })
+        : run(row, { sent: 10, received: row.variant === 'prefetch 1' ? 9 : 10 }),
+    );
+    const table = compareTable(summaries);
+    expect(table.unsustained).toBe(true);
+    // Backlog from the full-speed run (10 sent, 4 received); the latency p50 from the paced run.
+    expect(table.lines[2]).toMatch(/^baseline .* 6 +2\.00 +2\.00 +2\.00 +2\.00$/);
+    expect(table.lines[4]).toMatch(/^prefetch 1 .* 6 +2\.00\* +2\.00\* +2\.00\* +2\.00\*$/);
+  });
+
+  it('shows the rows an interrupted --compare got to, and says where it stopped', () => {
+    const done = rows
+      .slice(0, 3)
+      .map((row, index) =>
+        run(row, { sent: 10, received: 10, ...(index === 2 ? { ended: 'interrupted' as const } : {}) }),
+      );
+    const table = compareTable(done);
+    expect(table.lines).toHaveLength(4);
+    expect(table.lines[3]).toMatch(/^auto-ack \(interrupted\) .* - +- +- +-$/);
   });
 });
 

@@ -2,7 +2,8 @@ import { type Command, Option } from 'commander';
 import { QUEUE_TYPES } from '../../amqp/queue-type.js';
 import { runBench } from '../../commands/bench/bench.js';
 import {
-  COMPARE_ROW_SECONDS,
+  COMPARE_LATENCY_RATE,
+  COMPARE_PHASE_SECONDS,
   DEFAULT_CONFIRM_WINDOW,
   DEFAULT_DURATION_SECONDS,
   DEFAULT_SIZE,
@@ -39,7 +40,7 @@ export function registerBenchCommand(program: Command, { io, result, connection 
     )
     .option(
       '--duration <seconds>',
-      `publish for this long (default ${DEFAULT_DURATION_SECONDS} s; ${COMPARE_ROW_SECONDS} s per --compare row)`,
+      `publish for this long (default ${DEFAULT_DURATION_SECONDS} s; ${COMPARE_PHASE_SECONDS} s per --compare run)`,
       positiveSeconds,
     )
     .option(
@@ -49,7 +50,7 @@ export function registerBenchCommand(program: Command, { io, result, connection 
     )
     .option(
       '--rate <msg/s>',
-      'at most this many messages per second, per producer (default: as fast as possible)',
+      `at most this many messages per second, per producer (default: as fast as possible; ${COMPARE_LATENCY_RATE} for the latency runs of --compare)`,
       positiveNumber,
     )
     .option(
@@ -59,7 +60,7 @@ export function registerBenchCommand(program: Command, { io, result, connection 
       DEFAULT_CONFIRM_WINDOW,
     )
     .option('--persistent', 'delivery mode 2: written to disk (the queues are durable)', false)
-    .option('--acknowledge', 'manual acks, one per message (default: auto-ack)', false)
+    .option('--acknowledge', 'manual acks, one per message; without it, auto-ack', false)
     .option(
       '--prefetch <n>',
       'at most n unacknowledged messages per consumer (with --acknowledge)',
@@ -78,7 +79,7 @@ export function registerBenchCommand(program: Command, { io, result, connection 
     )
     .option(
       '--compare',
-      'run a short matrix (auto-ack vs manual acks, transient vs persistent, classic vs quorum, prefetch 1 vs 100) and print a table',
+      'run a short matrix (auto-ack vs manual acks, transient vs persistent, classic vs quorum, prefetch 1 vs 100), each at full speed for throughput and at --rate for latency, and print a table',
       false,
     )
     .option('--json', 'the summary as one JSON object on stdout', false)

@@ -3,9 +3,16 @@ import { QtoolError } from '../../errors.js';
 import { createLiveDisplay } from '../../output/bench-progress.js';
 import { shellQuote } from '../../output/format.js';
 import { type CommandIo, writeLine } from '../io.js';
-import { type BenchPlan, type BenchRequest, countGoal, planBench, planWarnings } from './plan.js';
+import {
+  type BenchPlan,
+  type BenchRequest,
+  COMPARE_LATENCY_RATE,
+  countGoal,
+  planBench,
+  planWarnings,
+} from './plan.js';
 import type { BenchSummary } from './report.js';
-import { COMPARE_NOTES, compareHeader, compareTable, summaryLines } from './report-text.js';
+import { compareHeader, compareNotes, compareTable, summaryLines } from './report-text.js';
 import { type RunOutcome, runBenchOnce } from './run.js';
 
 export interface BenchOptions extends BenchRequest {
@@ -47,7 +54,10 @@ export async function runBench(
   try {
     for (const [index, plan] of plans.entries()) {
       if (stop.signal.aborted) break;
-      const label = plan.variant === null ? 'bench' : `${index + 1}/${plans.length} ${plan.variant}`;
+      const label =
+        plan.variant === null
+          ? 'bench'
+          : `${index + 1}/${plans.length} ${plan.variant}, ${plan.phase === 'latency' ? `latency at ${plan.rate?.toLocaleString('en-US')} msg/s` : 'full speed'}`;
       const outcome = await runBenchOnce(
         settings,
         plan,
@@ -102,7 +112,7 @@ export async function runBench(
   if (leftHint !== undefined) throw new QtoolError(leftHint.replace(/^qtool: /, ''));
   const problems = measured.flatMap((summary) =>
     summary.problems.map((problem) =>
-      summary.variant === null ? problem : `${summary.variant}: ${problem}`,
+      summary.variant === null ? problem : `${summary.variant} (${summary.phase}): ${problem}`,
     ),
   );
   if (problems.length > 0) {
@@ -119,10 +129,12 @@ function plainLines(measured: BenchSummary[], plans: BenchPlan[]): string[] {
 }
 
 function compareLines(measured: BenchSummary[], plans: BenchPlan[], settings: ConnectionSettings): string[] {
+  const table = compareTable(measured);
+  const latencyRate = plans.find((plan) => plan.phase === 'latency')?.rate ?? COMPARE_LATENCY_RATE;
   return [
     compareHeader(plans[0] as BenchPlan, maskedUrl(settings)),
-    ...compareTable(measured),
-    ...COMPARE_NOTES,
+    ...table.lines,
+    ...compareNotes(latencyRate, table.unsustained),
   ];
 }
 

@@ -28,10 +28,20 @@ export interface BenchRequest {
 /** How long one run lasts: a number of messages, or a number of seconds of publishing. */
 export type RunLength = { kind: 'count'; count: number } | { kind: 'duration'; seconds: number };
 
+/**
+ * The two runs of a --compare row: at full speed for its throughput, then at a fixed rate for its
+ * latency. At full speed a queue builds up whenever the consumers are slower than the producers,
+ * and the latency measures that backlog rather than the setting: a row that publishes more
+ * slowly would look faster.
+ */
+export type ComparePhase = 'throughput' | 'latency';
+
 /** One benchmark run, checked and with every default applied. */
 export interface BenchPlan {
   /** The --compare row this run is, or null for a plain run. */
   variant: string | null;
+  /** Which of its row's runs this is; null for a plain run. */
+  phase: ComparePhase | null;
   producers: number;
   consumers: number;
   size: number;
@@ -60,8 +70,16 @@ export const DEFAULT_SIZE = 12;
 export const DEFAULT_CONFIRM_WINDOW = 1000;
 /** PerfTest runs until stopped; a class wants an answer, so a plain run lasts this long. */
 export const DEFAULT_DURATION_SECONDS = 10;
-/** Each --compare row lasts this long unless --duration or --count says otherwise: five rows, under 30 s. */
-export const COMPARE_ROW_SECONDS = 3;
+/**
+ * Each --compare run lasts this long unless --duration or --count says otherwise: five rows of two
+ * runs, with the drains and set-up well under a minute.
+ */
+export const COMPARE_PHASE_SECONDS = 2;
+/**
+ * The rate per producer of a --compare row's latency run unless --rate says otherwise: slow enough
+ * for every variant to keep up on a laptop (prefetch 1 included), so no backlog builds.
+ */
+export const COMPARE_LATENCY_RATE = 1000;
 /**
  * A producer keeps every unconfirmed body until the broker answers, so the window is cut down for
  * big messages to keep at most this much in memory per producer.
@@ -87,11 +105,12 @@ export function planBench(request: BenchRequest): BenchPlan[] {
       : {
           kind: 'duration',
           seconds:
-            request.durationSeconds ?? (request.compare ? COMPARE_ROW_SECONDS : DEFAULT_DURATION_SECONDS),
+            request.durationSeconds ?? (request.compare ? COMPARE_PHASE_SECONDS : DEFAULT_DURATION_SECONDS),
         };
   const window = confirmWindowFor(request.confirm, request.size);
   const base: BenchPlan = {
     variant: null,
+    phase: null,
     producers: request.producers,
     consumers: request.consumers,
     size: request.size,
@@ -105,7 +124,7 @@ export function planBench(request: BenchRequest): BenchPlan[] {
     rate: request.rate,
     length,
   };
-  return request.compare ? compareMatrix(base) : [base];
+  return request.compare ? compareMatrix(base, request.rate ?? COMPARE_LATENCY_RATE) : [base];
 }
 
 /** Every usage problem with the request, in the order a reader would fix them. */
@@ -196,7 +215,7 @@ export function planWarnings(request: BenchRequest, plans: readonly BenchPlan[])
   const plan = plans[0];
   if (plan !== undefined && plan.confirmAsked !== null) {
     warnings.push(
-      `--confirm ${plan.confirmAsked} cut to ${plan.confirmWindow} for ${plan.size}-byte messages: a producer keeps every unconfirmed message in memory, at most ${MAX_UNCONFIRMED_BYTES / 1024 / 1024} MiB`,
+      `the confirm window is ${plan.confirmWindow.toLocaleString('en-US')}, not ${plan.confirmAsked.toLocaleString('en-US')}, for ${plan.size.toLocaleString('en-US')}-byte messages: a producer keeps every unconfirmed message in memory, at most ${MAX_UNCONFIRMED_BYTES / 1024 / 1024} MiB`,
     );
   }
   return warnings;
@@ -211,9 +230,10 @@ export function confirmWindowFor(asked: number, size: number): number {
 /**
  * The --compare rows: a baseline of manual acks with prefetch 100, transient messages, a classic
  * queue, and one row per setting a class asks about, each differing from the baseline in that
- * setting alone, so any difference in the figures is that setting's cost.
+ * setting alone, so any difference in the figures is that setting's cost. Each row is two runs,
+ * at full speed and then at `latencyRate` per producer (see ComparePhase).
  */
-export function compareMatrix(base: BenchPlan): BenchPlan[] {
+export function compareMatrix(base: BenchPlan, latencyRate: number): BenchPlan[] {
   const baseline: BenchPlan = {
     ...base,
     variant: 'baseline',
@@ -222,13 +242,17 @@ export function compareMatrix(base: BenchPlan): BenchPlan[] {
     acknowledge: true,
     prefetch: 100,
   };
-  return [
+  const rows: BenchPlan[] = [
     baseline,
     { ...baseline, variant: 'auto-ack', acknowledge: false, prefetch: undefined },
     { ...baseline, variant: 'prefetch 1', prefetch: 1 },
     { ...baseline, variant: 'persistent', persistent: true },
     { ...baseline, variant: 'quorum queue', queueType: 'quorum' },
   ];
+  return rows.flatMap((row) => [
+    { ...row, phase: 'throughput' as const, rate: undefined },
+    { ...row, phase: 'latency' as const, rate: latencyRate },
+  ]);
 }
 
 /** How many messages producer `index` (from 0) sends in a --count run: the count shared out evenly. */

@@ -71,19 +71,27 @@ export function describeMessages(shape: RunShape): string {
   return parts.join(', ');
 }
 
-/** The --compare header: what every row shares (the rows vary the rest). */
+/** The --compare header: what every run shares (the rows vary the rest). */
 export function compareHeader(plan: BenchPlan, broker: string): string {
   const length =
     plan.length.kind === 'count' ? plural(plan.length.count, 'message') : `${plan.length.seconds} s`;
-  return `qtool bench --compare on ${broker}: ${length} per row; ${plural(plan.producers, 'producer')}, ${plural(plan.consumers, 'consumer')}, ${plural(plan.queues, 'queue')}; ${sizeOf(plan)} messages, ${confirmsOf(plan)}, ${paceOf(plan)}`;
+  return `qtool bench --compare on ${broker}: ${length} per run; ${plural(plan.producers, 'producer')}, ${plural(plan.consumers, 'consumer')}, ${plural(plan.queues, 'queue')}; ${sizeOf(plan)} messages, ${confirmsOf(plan)}`;
 }
 
 /** The lines under the --compare table: how to read it. */
-export const COMPARE_NOTES = [
-  'Each row differs from the baseline in the setting it is named after. Backlog: messages still queued',
-  'when the row ended (the consumer was behind). Latency is end to end, send to receive; at full speed',
-  'it includes the time messages wait in the queue. A quorum queue writes every message to disk.',
-];
+export function compareNotes(latencyRate: number, unsustained: boolean): string[] {
+  return [
+    'Each row differs from the baseline in the setting it is named after, and runs twice: at full speed',
+    '(throughput; backlog: messages still queued when the run ended, the consumer being behind), then at',
+    `${latencyRate.toLocaleString('en-US')} msg/s per producer (latency, end to end: at full speed it would mostly measure the backlog).`,
+    'A quorum queue writes every message to disk, transient or not.',
+    ...(unsustained
+      ? [
+          `* this row could not keep up with ${latencyRate.toLocaleString('en-US')} msg/s: its latency includes time spent queued.`,
+        ]
+      : []),
+  ];
+}
 
 function sizeOf(shape: Pick<RunShape, 'size'>): string {
   return `${shape.size.toLocaleString('en-US')}-byte`;
@@ -162,8 +170,53 @@ export function summaryLines(summary: BenchSummary, shape: RunShape): string[] {
   return lines;
 }
 
-/** The --compare table: one row per variant, the settings that differ and the figures. */
-export function compareTable(summaries: readonly BenchSummary[]): string[] {
+/** The --compare table, and whether a row's latency run fell behind its rate (marked with `*`). */
+export interface CompareTable {
+  lines: string[];
+  unsustained: boolean;
+}
+
+/**
+ * The --compare table: one row per variant with the settings that make it, the throughput of its
+ * full-speed run and the latency of its fixed-rate run, under a line naming the two.
+ */
+export function compareTable(summaries: readonly BenchSummary[]): CompareTable {
+  const variants = [...new Set(summaries.map((summary) => summary.variant ?? 'run'))];
+  const phaseOf = (variant: string, phase: 'throughput' | 'latency') =>
+    summaries.find((summary) => (summary.variant ?? 'run') === variant && summary.phase === phase);
+  const backlog = (summary: BenchSummary) => Math.max(summary.expectedReceived - summary.received, 0);
+  const dash = (value: number | null | undefined, format: (n: number) => string) =>
+    value === null || value === undefined ? '-' : format(value);
+  let unsustained = false;
+  let latencyRate: number | null = null;
+
+  const rows = variants.map((variant) => {
+    const throughput = phaseOf(variant, 'throughput');
+    const latency = phaseOf(variant, 'latency');
+    const shown = (throughput ?? latency) as BenchSummary;
+    latencyRate ??= latency?.settings.rate ?? null;
+    const cut = [throughput, latency].find(
+      (summary) => summary !== undefined && summary.ended !== 'count' && summary.ended !== 'duration',
+    );
+    const behind = latency !== undefined && backlog(latency) > 0;
+    if (behind) unsustained = true;
+    const mark = behind ? '*' : '';
+    const { settings } = shown;
+    return [
+      `${variant}${cut === undefined ? '' : ` (${cut.ended})`}`,
+      settings.queueType,
+      settings.persistent ? 'persistent' : 'transient',
+      settings.acknowledge ? 'manual' : 'auto',
+      settings.acknowledge ? dash(settings.prefetch, String) : '-',
+      dash(throughput?.rates.sent, rateNumber),
+      dash(throughput?.rates.received, rateNumber),
+      throughput === undefined ? '-' : backlog(throughput).toLocaleString('en-US'),
+      ...(['p50', 'p95', 'p99', 'max'] as const).map((key) => {
+        const value = latency?.latencyMs?.[key];
+        return value === undefined ? '-' : `${latencyNumber(value)}${mark}`;
+      }),
+    ];
+  });
   const header = [
     'variant',
     'queue',
@@ -178,28 +231,10 @@ export function compareTable(summaries: readonly BenchSummary[]): string[] {
     'p99 ms',
     'max ms',
   ];
-  const dash = (value: number | null | undefined, format: (n: number) => string) =>
-    value === null || value === undefined ? '-' : format(value);
-  const rows = summaries.map((summary) => {
-    const { settings, latencyMs } = summary;
-    return [
-      `${summary.variant ?? 'run'}${summary.ended === 'interrupted' ? ' (interrupted)' : summary.ended === 'failed' ? ' (failed)' : ''}`,
-      settings.queueType,
-      settings.persistent ? 'persistent' : 'transient',
-      settings.acknowledge ? 'manual' : 'auto',
-      settings.acknowledge ? dash(settings.prefetch, String) : '-',
-      dash(summary.rates.sent, rateNumber),
-      dash(summary.rates.received, rateNumber),
-      Math.max(summary.expectedReceived - summary.received, 0).toLocaleString('en-US'),
-      dash(latencyMs?.p50, latencyNumber),
-      dash(latencyMs?.p95, latencyNumber),
-      dash(latencyMs?.p99, latencyNumber),
-      dash(latencyMs?.max, latencyNumber),
-    ];
-  });
   const widths = header.map((title, column) =>
     Math.max(title.length, ...rows.map((row) => (row[column] as string).length)),
   );
+  const gap = '  ';
   // Words to the left, figures to the right, as a class reads a table.
   const textColumns = 4;
   const line = (cells: string[]) =>
@@ -209,7 +244,21 @@ export function compareTable(summaries: readonly BenchSummary[]): string[] {
           ? cell.padEnd(widths[column] as number)
           : cell.padStart(widths[column] as number),
       )
-      .join('  ')
+      .join(gap)
       .trimEnd();
-  return [line(header), ...rows.map(line)];
+  const startOf = (column: number) =>
+    widths.slice(0, column).reduce((sum, width) => sum + width + gap.length, 0);
+  const groups = [
+    { column: 5, title: 'full speed' },
+    {
+      column: 8,
+      title:
+        latencyRate === null
+          ? 'latency'
+          : `latency at ${(latencyRate as number).toLocaleString('en-US')} msg/s`,
+    },
+  ];
+  let over = '';
+  for (const group of groups) over = `${over.padEnd(startOf(group.column))}${group.title}`;
+  return { lines: [over, line(header), ...rows.map(line)], unsustained };
 }

@@ -1,7 +1,7 @@
 import type { PublishResult } from '../../amqp/publish.js';
 import type { QueueType } from '../../amqp/queue-type.js';
 import { plural } from '../../output/format.js';
-import type { BenchPlan } from './plan.js';
+import type { BenchPlan, ComparePhase } from './plan.js';
 import { type BenchStats, type LatencySummary, latencySummary } from './stats.js';
 
 /** Why a run ended. */
@@ -11,6 +11,8 @@ export type BenchEnding = 'count' | 'duration' | 'interrupted' | 'failed';
 export interface BenchSummary {
   /** The --compare row, or null for a plain run. */
   variant: string | null;
+  /** Which of its row's runs: at full speed for throughput, at a fixed rate for latency; null for a plain run. */
+  phase: ComparePhase | null;
   /** The broker, its password masked. */
   broker: string;
   settings: {
@@ -110,6 +112,7 @@ export function summarise(figures: RunFigures): BenchSummary {
 
   return {
     variant: plan.variant,
+    phase: plan.phase,
     broker: figures.broker,
     settings: {
       producers: plan.producers,
