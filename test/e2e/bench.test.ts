@@ -133,6 +133,7 @@ describe('qtool bench', () => {
     expect(result.stderr).toMatch(
       /^bench 1\/2 s: sent [\d.,]+\/s, confirmed [\d.,]+\/s, received [\d.,]+\/s, p50 /m,
     );
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: terminal escape codes are what we look for
     expect(result.stderr).not.toMatch(/\x1b\[/);
     expect(result.stdout).toMatch(/^qtool bench on amqp:\/\/guest@[^ ]+: 2 s in [\d.]+ s$/m);
     expect(result.stdout).toMatch(
