@@ -168,6 +168,22 @@ describe('qtool bench', () => {
     await expectGone(summary.settings.queues);
   });
 
+  it('on a second Ctrl-C stops waiting for the drain, still deletes its queue, and exits 130', async () => {
+    // Prefetch 1 at full speed: the consumer falls behind, so the first Ctrl-C starts a drain.
+    const args = ['bench', '--duration', '60', '--acknowledge', '--prefetch', '1', '--json'];
+    const bench = startCli(args, { env });
+    await bench.waitFor(/^bench 1\/60 s: sent/m, { stream: 'stderr', timeoutMs: 30_000 });
+    bench.signal('SIGINT');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    bench.signal('SIGINT');
+    const result = await bench.finished(20_000);
+    expect(result.exitCode, result.stderr).toBe(130);
+    const summary = summaryOf(result);
+    expect(summary.ended).toBe('interrupted');
+    expect(summary.queuesLeft).toEqual([]);
+    await expectGone(summary.settings.queues);
+  });
+
   it('--compare prints one row per variant, and deletes every queue it made', async () => {
     const result = await runCli(['bench', '--compare', '--count', '200'], { env, timeoutMs: 60_000 });
     expect(result.exitCode, result.stderr).toBe(0);

@@ -121,12 +121,15 @@ describe('planBench', () => {
   it('cuts the confirm window for big messages so unconfirmed bodies stay within the memory bound', () => {
     expect(confirmWindowFor(1000, 12)).toBe(1000);
     expect(confirmWindowFor(0, 12)).toBe(0);
-    expect(confirmWindowFor(1000, 1024 * 1024)).toBe(MAX_UNCONFIRMED_BYTES / (1024 * 1024));
-    expect(confirmWindowFor(1000, 16 * 1024 * 1024)).toBe(4);
+    // 1 MiB bodies: 63 of them, with what each costs besides its body, fit in 64 MiB.
+    expect(confirmWindowFor(1000, 1024 * 1024)).toBe(63);
+    expect(confirmWindowFor(1000, 16 * 1024 * 1024)).toBe(3);
+    // Small bodies: a Buffer and a Map entry each still count, so a huge window is cut too.
+    expect(confirmWindowFor(10_000_000, 12)).toBe(Math.floor(MAX_UNCONFIRMED_BYTES / (12 + 256)));
     const plans = planBench(request({ size: 16 * 1024 * 1024 }));
-    expect(plans[0]).toMatchObject({ confirmWindow: 4, confirmAsked: 1000 });
+    expect(plans[0]).toMatchObject({ confirmWindow: 3, confirmAsked: 1000 });
     expect(planWarnings(request({ size: 16 * 1024 * 1024 }), plans).join('\n')).toMatch(
-      /the confirm window is 4, not 1,000, for 16,777,216-byte messages/,
+      /the confirm window is 3, not 1,000, for 16,777,216-byte messages/,
     );
   });
 

@@ -221,10 +221,14 @@ export function planWarnings(request: BenchRequest, plans: readonly BenchPlan[])
   return warnings;
 }
 
-/** The confirm window asked for, cut down so that unconfirmed bodies stay within MAX_UNCONFIRMED_BYTES. */
+/** What an unconfirmed message costs besides its body: a Buffer object, a Map entry, a callback. */
+const UNCONFIRMED_OVERHEAD_BYTES = 256;
+
+/** The confirm window asked for, cut down so that unconfirmed messages stay within MAX_UNCONFIRMED_BYTES. */
 export function confirmWindowFor(asked: number, size: number): number {
   if (asked === 0) return 0;
-  return Math.min(asked, Math.max(1, Math.floor(MAX_UNCONFIRMED_BYTES / Math.max(size, 1))));
+  const fits = Math.floor(MAX_UNCONFIRMED_BYTES / (size + UNCONFIRMED_OVERHEAD_BYTES));
+  return Math.min(asked, Math.max(1, fits));
 }
 
 /**
