@@ -1,8 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { LocalNode } from '../../src/broker/local-node.js';
 import type { BenchSummary } from '../../src/commands/bench/report.js';
 import { queueState } from '../support/amqp.js';
 import { testBroker } from '../support/broker.js';
 import { type CliResult, runCli, startCli } from '../support/cli.js';
+import { canStartTestNodes, startTestNode } from '../support/nodes.js';
 
 const broker = testBroker();
 const env = { AMQP_URL: broker.amqpUrl };
@@ -184,6 +186,25 @@ describe('qtool bench', () => {
     await expectGone(summary.settings.queues);
   });
 
+  it.skipIf(!broker.hasCtl)(
+    'when the broker closes its connections mid-run, says so, exits 1, and still deletes its queue',
+    async () => {
+      const bench = startCli(['bench', '--duration', '60', '--rate', '500', '--json'], { env });
+      await bench.waitFor(/^bench 1\/60 s: sent/m, { stream: 'stderr', timeoutMs: 30_000 });
+      // Every connection of this bench: producer, consumer and the one that declared the queue.
+      expect(await closeBenchConnections(bench.process.pid)).toBe(3);
+      const result = await bench.finished(20_000);
+      expect(result.exitCode, result.stderr).toBe(1);
+      expect(result.stderr).toMatch(/^qtool: .*closed.*test kill/m);
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+      const summary = summaryOf(result);
+      expect(summary.ended).toBe('failed');
+      // Deleted on a connection of its own, the run's being gone.
+      expect(summary.queuesLeft).toEqual([]);
+      await expectGone(summary.settings.queues);
+    },
+  );
+
   it('--compare prints one row per variant, and deletes every queue it made', async () => {
     const result = await runCli(['bench', '--compare', '--count', '200'], { env, timeoutMs: 60_000 });
     expect(result.exitCode, result.stderr).toBe(0);
@@ -250,3 +271,51 @@ describe('qtool bench', () => {
     expect(result.stdout).toBe('');
   });
 });
+
+describe.skipIf(!canStartTestNodes())('qtool bench when its broker goes away', () => {
+  let node: LocalNode | undefined;
+
+  afterAll(async () => {
+    await node?.stop();
+  }, 120_000);
+
+  it('names the temporary queue it could not delete and the command that deletes it', async () => {
+    // A node of its own: stopping the shared one would disturb every other test.
+    node = await startTestNode();
+    const bench = startCli(['bench', '--duration', '60', '--rate', '200', '--json'], {
+      env: { AMQP_URL: node.url },
+    });
+    await bench.waitFor(/^bench 1\/60 s: sent/m, { stream: 'stderr', timeoutMs: 30_000 });
+    await node.stop();
+    const result = await bench.finished(30_000);
+    expect(result.exitCode, result.stderr).toBe(1);
+    const summary = summaryOf(result);
+    expect(summary.ended).toBe('failed');
+    const [queue, ...others] = summary.settings.queues;
+    expect(others).toEqual([]);
+    expect(summary.queuesLeft).toEqual([queue]);
+    expect(result.stderr).toContain(
+      `qtool: could not delete bench's temporary queue ${queue}: it is left on the broker`,
+    );
+    expect(result.stderr).toContain(`  qtool delete --queue ${queue} --force`);
+    expect(result.stderr).not.toMatch(/deleted the temporary queue/);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  }, 150_000);
+});
+
+/** Closes every connection of the bench running as process `pid`; returns how many there were. */
+async function closeBenchConnections(pid: number | undefined): Promise<number> {
+  const listing = await broker.ctl([
+    'list_connections',
+    '--quiet',
+    '--no-table-headers',
+    'pid',
+    'client_properties',
+  ]);
+  const pids = listing
+    .split('\n')
+    .filter((line) => new RegExp(`"qtool bench[^"]*\\(pid ${pid}\\)"`).test(line))
+    .map((line) => line.split('\t')[0] ?? '');
+  for (const connection of pids) await broker.ctl(['close_connection', connection, 'test kill']);
+  return pids.length;
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PublishResult } from '../../src/amqp/publish.js';
-import { leftQueuesMessage } from '../../src/commands/bench/bench.js';
+import { leftQueues } from '../../src/commands/bench/bench.js';
 import { type BenchPlan, type BenchRequest, planBench } from '../../src/commands/bench/plan.js';
 import { type BenchEnding, summarise } from '../../src/commands/bench/report.js';
 import {
@@ -221,13 +221,22 @@ describe('small things', () => {
   });
 
   it('says which queues are left and how to delete each', () => {
-    expect(leftQueuesMessage(['qtool-bench-ab12-1'], 'could not delete them')).toBe(
-      [
-        "qtool: could not delete them: bench's temporary queue is left on the broker: qtool-bench-ab12-1",
-        'Delete them with the same connection options:',
+    expect(leftQueues(['qtool-bench-ab12-1'], false)).toEqual({
+      message: "could not delete bench's temporary queue qtool-bench-ab12-1: it is left on the broker",
+      hint: [
+        'Delete it with the same connection options once the broker answers:',
         '  qtool delete --queue qtool-bench-ab12-1 --force',
       ].join('\n'),
+    });
+    const two = leftQueues(['qtool-bench-ab12-1', 'qtool-bench-ab12-2'], true);
+    expect(two.message).toBe(
+      "stopped at once: bench's temporary queues qtool-bench-ab12-1, qtool-bench-ab12-2 are left on the broker",
     );
+    expect(two.hint.split('\n')).toEqual([
+      'Delete them with the same connection options:',
+      '  qtool delete --queue qtool-bench-ab12-1 --force',
+      '  qtool delete --queue qtool-bench-ab12-2 --force',
+    ]);
   });
 });
 

@@ -45,7 +45,10 @@ export async function runBench(
     if (count === 1) stop.abort();
     else if (count === 2) giveUp.abort();
     else {
-      if (pending.length > 0) writeLine(io.stderr, leftQueuesMessage(pending, 'stopped at once'));
+      if (pending.length > 0) {
+        const left = leftQueues(pending, true);
+        writeLine(io.stderr, `qtool: ${left.message}\n${left.hint}`);
+      }
       io.exitNow(130);
     }
   });
@@ -101,15 +104,13 @@ export async function runBench(
   }
 
   const left = outcomes.flatMap((outcome) => outcome.summary.queuesLeft);
-  const leftHint = left.length > 0 ? leftQueuesMessage(left, 'could not delete them') : undefined;
+  const leftover = left.length > 0 ? leftQueues(left, false) : undefined;
   const failure = outcomes.find((outcome) => outcome.failure !== undefined)?.failure;
   if (failure !== undefined) {
-    throw new QtoolError(failure.message, {
-      cause: failure,
-      hint: [failure.hint, leftHint].filter(Boolean).join('\n'),
-    });
+    const lines = [failure.hint, leftover && `qtool: ${leftover.message}\n${leftover.hint}`];
+    throw new QtoolError(failure.message, { cause: failure, hint: lines.filter(Boolean).join('\n') });
   }
-  if (leftHint !== undefined) throw new QtoolError(leftHint.replace(/^qtool: /, ''));
+  if (leftover !== undefined) throw new QtoolError(leftover.message, { hint: leftover.hint });
   const problems = measured.flatMap((summary) =>
     summary.problems.map((problem) =>
       summary.variant === null ? problem : `${summary.variant} (${summary.phase}): ${problem}`,
@@ -138,12 +139,22 @@ function compareLines(measured: BenchSummary[], plans: BenchPlan[], settings: Co
   ];
 }
 
-/** Which temporary queues are left and the command that deletes each. */
-export function leftQueuesMessage(queues: readonly string[], why: string): string {
-  const commands = queues.map((queue) => `  qtool delete --queue ${shellQuote(queue)} --force`);
-  return [
-    `qtool: ${why}: bench's temporary ${queues.length === 1 ? 'queue is' : 'queues are'} left on the broker: ${queues.join(', ')}`,
-    'Delete them with the same connection options:',
-    ...commands,
+/**
+ * Which temporary queues are left on the broker and the command that deletes each: a one-line
+ * message (without the `qtool: ` lead) and the lines that follow it.
+ */
+export function leftQueues(
+  queues: readonly string[],
+  stoppedAtOnce: boolean,
+): { message: string; hint: string } {
+  const one = queues.length === 1;
+  const named = `bench's temporary ${one ? 'queue' : 'queues'} ${queues.join(', ')}`;
+  const message = stoppedAtOnce
+    ? `stopped at once: ${named} ${one ? 'is' : 'are'} left on the broker`
+    : `could not delete ${named}: ${one ? 'it is' : 'they are'} left on the broker`;
+  const hint = [
+    `Delete ${one ? 'it' : 'them'} with the same connection options${stoppedAtOnce ? '' : ' once the broker answers'}:`,
+    ...queues.map((queue) => `  qtool delete --queue ${shellQuote(queue)} --force`),
   ].join('\n');
+  return { message, hint };
 }
