@@ -185,8 +185,10 @@ export async function runBenchOnce(
     control.stop.removeEventListener('abort', onStop);
     control.giveUp.removeEventListener('abort', onGiveUp);
     await Promise.all(sessions.map((session) => session.close()));
-    queuesLeft = await deleteQueues(settings, admin, [...pending]);
-    pending.splice(0, pending.length, ...queuesLeft);
+    const declared = pending.filter((queue) => names.includes(queue));
+    queuesLeft = await deleteQueues(settings, admin, declared);
+    const deleted = new Set(declared.filter((queue) => !queuesLeft.includes(queue)));
+    pending.splice(0, pending.length, ...pending.filter((queue) => !deleted.has(queue)));
     await admin?.close();
   }
 
