@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { thousands } from '../output/format.js';
 import { MAX_TIMER_MS } from '../worker/long-sleep.js';
 
 /** Option-argument parsers: commander turns their InvalidArgumentError into a usage error (exit 2). */
@@ -24,7 +25,7 @@ export function positiveInteger(text: string): number {
   const value = WHOLE_NUMBER.test(text) ? Number(text) : Number.NaN;
   if (!Number.isSafeInteger(value) || value < 1) {
     throw new InvalidArgumentError(
-      `expected a whole number from 1 to ${Number.MAX_SAFE_INTEGER.toLocaleString('en-US')}.`,
+      `expected a whole number from 1 to ${thousands(Number.MAX_SAFE_INTEGER)}.`,
     );
   }
   return value;
@@ -34,7 +35,7 @@ export function nonNegativeInteger(text: string): number {
   const value = WHOLE_NUMBER.test(text) ? Number(text) : Number.NaN;
   if (!Number.isSafeInteger(value)) {
     throw new InvalidArgumentError(
-      `expected a whole number from 0 to ${Number.MAX_SAFE_INTEGER.toLocaleString('en-US')}.`,
+      `expected a whole number from 0 to ${thousands(Number.MAX_SAFE_INTEGER)}.`,
     );
   }
   return value;

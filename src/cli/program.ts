@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { type CommandIo, writeLine } from '../commands/io.js';
-import { resolveSettings, type SettingsInput } from '../config/settings.js';
+import type { SettingsInput } from '../config/settings.js';
 import { registerBenchCommand } from './commands/bench.js';
 import { registerBrokerCommands } from './commands/broker.js';
 import { registerCompletionCommand } from './commands/completion.js';
@@ -38,8 +38,10 @@ export function buildProgram(io: CommandIo, result: ProgramResult): Command {
     '\nConnection options (--host, --vhost, --username, --queue, --profile, TLS) are listed in the help of\neach command that connects, e.g. `qtool send --help`; they work before or after the command.',
   );
 
-  const settings = (command: Command, forLogin = false) =>
-    resolveSettings({
+  // Each command's implementation, and the settings machinery, load only when a command runs:
+  // `--help`, `--version` and a usage error pay for commander and the option definitions alone.
+  const settings = async (command: Command, forLogin = false) =>
+    (await import('../config/settings.js')).resolveSettings({
       forLogin,
       flags: command.optsWithGlobals() as SettingsInput['flags'],
       env: io.env,

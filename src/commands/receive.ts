@@ -10,7 +10,7 @@ import type { Session } from '../amqp/session.js';
 import { bodyForJson } from '../body.js';
 import type { ConnectionSettings } from '../config/connection.js';
 import { QtoolError } from '../errors.js';
-import { plural } from '../output/format.js';
+import { plural, thousands } from '../output/format.js';
 import { consumerRetry, explainConsumerStop } from './consumer-stop.js';
 import { type CommandIo, writeLine } from './io.js';
 import { LineWriter, writesToPipe } from './line-writer.js';
@@ -492,10 +492,10 @@ function reportOutputFailure(
   io: CommandIo,
 ): number {
   const account = manualAck
-    ? `${handedOver(written, pipe)} and acked, ${notWritten.toLocaleString('en-US')} not written ${
+    ? `${handedOver(written, pipe)} and acked, ${thousands(notWritten)} not written ${
         notWritten === 1 ? 'was' : 'were'
       } returned to the queue`
-    : `${handedOver(written, pipe)}, ${notWritten.toLocaleString('en-US')} not written ${
+    : `${handedOver(written, pipe)}, ${thousands(notWritten)} not written ${
         notWritten === 1 ? 'was' : 'were'
       } lost (auto-ack: the broker had already handed them over)`;
   const code = (error as NodeJS.ErrnoException).code;

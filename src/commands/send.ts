@@ -12,7 +12,7 @@ import type { QueueType } from '../amqp/queue-type.js';
 import type { Session } from '../amqp/session.js';
 import { type ConnectionSettings, maskedUrl } from '../config/connection.js';
 import { QtoolError } from '../errors.js';
-import { formatDuration, formatRate, plural } from '../output/format.js';
+import { formatDuration, formatRate, plural, thousands } from '../output/format.js';
 import { createSendProgress, type ProgressTotal } from '../output/progress.js';
 import { type CommandIo, writeLine } from './io.js';
 import { checkSource, type MessageSource, messagesFrom } from './send-input.js';
@@ -201,19 +201,19 @@ function finish(
   const failed = report.nacked + report.returned + report.unconfirmed;
   if (failed > 0) {
     const reasons = [
-      report.nacked > 0 ? `${count(report.nacked)} refused by the broker (nack)` : '',
+      report.nacked > 0 ? `${thousands(report.nacked)} refused by the broker (nack)` : '',
       report.returned > 0
-        ? `${count(report.returned)} unroutable (no queue is bound for that routing key)`
+        ? `${thousands(report.returned)} unroutable (no queue is bound for that routing key)`
         : '',
       report.unconfirmed > 0
-        ? `${count(report.unconfirmed)} ${options.confirm ? 'never confirmed' : 'unaccounted for (no round trip after them)'}`
+        ? `${thousands(report.unconfirmed)} ${options.confirm ? 'never confirmed' : 'unaccounted for (no round trip after them)'}`
         : '',
     ].filter(Boolean);
     const blocked =
       report.blockedBy === null ? '' : ` while the broker was blocking publishers (${report.blockedBy})`;
     const what = report.interrupted
       ? `interrupted after publishing ${plural(report.sent, 'message')} to ${report.destination}${blocked}`
-      : `${count(failed)} of ${plural(report.sent, 'message')} to ${report.destination} failed${blocked}`;
+      : `${thousands(failed)} of ${plural(report.sent, 'message')} to ${report.destination} failed${blocked}`;
     throw new QtoolError(`${what}: ${reasons.join(', ')}`, {
       hint: account,
       exitCode: report.interrupted ? 130 : 1,
@@ -231,19 +231,15 @@ export function sendAccount(
   const { sent, confirmed, returned, unconfirmed } = report;
   const maybe =
     unconfirmed > 0
-      ? ` The broker may or may not have the ${count(unconfirmed)} unconfirmed: count the queue before sending them again.`
+      ? ` The broker may or may not have the ${thousands(unconfirmed)} unconfirmed: count the queue before sending them again.`
       : '';
   if (confirm)
-    return `${count(confirmed)} of ${plural(sent, 'message')} sent ${wasOrWere(sent)} confirmed by the broker.${maybe}`;
+    return `${thousands(confirmed)} of ${plural(sent, 'message')} sent ${wasOrWere(sent)} confirmed by the broker.${maybe}`;
   const handed = `${plural(sent, 'message')} ${wasOrWere(sent)} handed to the broker without confirms`;
   if (unconfirmed === 0) {
-    return `${handed}; it routed ${count(confirmed)} to a queue and returned ${count(returned)} as unroutable (without confirms it does not say whether the queue kept them).`;
+    return `${handed}; it routed ${thousands(confirmed)} to a queue and returned ${thousands(returned)} as unroutable (without confirms it does not say whether the queue kept them).`;
   }
   return `${handed}, and it gave no account of them: count the queue before sending them again.`;
-}
-
-function count(value: number): string {
-  return value.toLocaleString('en-US');
 }
 
 function wasOrWere(value: number): string {

@@ -2,8 +2,8 @@ import { type ConnectionSettings, maskedUrl } from '../config/connection.js';
 import { plainLine, rememberSample, renderWatchFrame, type SparklineHistory } from '../output/queue-table.js';
 import { colorLevel, createStyle } from '../output/style.js';
 import { type CommandIo, writeLine } from './io.js';
-import type { ReconnectOptions } from './with-link.js';
 import { missingQueuesError, type SamplerOptions, withQueueSampler } from './queue-sampler.js';
+import type { ReconnectOptions } from './with-link.js';
 
 export interface WatchOptions extends SamplerOptions {
   intervalSeconds: number;

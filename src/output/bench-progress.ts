@@ -1,4 +1,5 @@
 import cliProgress from 'cli-progress';
+import { thousands } from './format.js';
 
 /** bench's live line on stderr: where the run is, and the last second's figures. */
 export interface LiveDisplay {
@@ -29,7 +30,7 @@ export function createLiveDisplay(
   const of = (done: number) =>
     options.unit === 'seconds'
       ? `${Math.floor(Math.min(done, options.total))}/${options.total} s`
-      : `${done.toLocaleString('en-US')}/${options.total.toLocaleString('en-US')}`;
+      : `${thousands(done)}/${thousands(options.total)}`;
   if (!stream.isTTY) {
     return {
       update: (done, figures) => stream.write(`${options.label} ${of(done)}: ${figures}\n`),

@@ -17,16 +17,24 @@ export function formatDuration(ms: number): string {
   return hours > 0 ? `${hours} h ${minutes} min` : `${minutes} min ${seconds} s`;
 }
 
+/**
+ * 12345 -> "12,345", as toLocaleString('en-US') writes it. Not toLocaleString itself: its first
+ * call loads ICU's locale data, about 30 ms of a one-shot command that prints one number.
+ */
+export function thousands(value: number): string {
+  return String(value).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}
+
 /** Messages per second, rounded to what a person can read. */
 export function formatRate(count: number, ms: number): string {
   if (ms <= 0) return `${count} msg/s`;
   const rate = (count * 1000) / ms;
-  return `${rate >= 100 ? Math.round(rate).toLocaleString('en-US') : rate.toFixed(1)} msg/s`;
+  return `${rate >= 100 ? thousands(Math.round(rate)) : rate.toFixed(1)} msg/s`;
 }
 
 /** `1 message`, `3 messages`. */
 export function plural(count: number, noun: string): string {
-  return `${count.toLocaleString('en-US')} ${noun}${count === 1 ? '' : 's'}`;
+  return `${thousands(count)} ${noun}${count === 1 ? '' : 's'}`;
 }
 
 /** One word of a POSIX shell command we show or type, single-quoted only when it needs it. */

@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import { formatRate } from './format.js';
+import { formatRate, thousands } from './format.js';
 
 /** What progress is measured against: a known number of messages, a known number of bytes, or nothing. */
 export type ProgressTotal = { unit: 'messages'; total: number } | { unit: 'bytes'; total: number } | null;
@@ -43,7 +43,7 @@ export function createSendProgress(
   const draw = (sent: number, bytes: number) => {
     const value = total?.unit === 'bytes' ? Math.min(bytes, total.total) : sent;
     bar.update(value, {
-      sent: sent.toLocaleString('en-US'),
+      sent: thousands(sent),
       rate: formatRate(sent, performance.now() - started),
     });
   };

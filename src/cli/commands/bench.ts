@@ -1,6 +1,5 @@
 import { type Command, Option } from 'commander';
 import { QUEUE_TYPES } from '../../amqp/queue-type.js';
-import { runBench } from '../../commands/bench/bench.js';
 import {
   COMPARE_LATENCY_RATE,
   COMPARE_PHASE_SECONDS,
@@ -8,7 +7,7 @@ import {
   DEFAULT_DURATION_SECONDS,
   DEFAULT_SIZE,
   MIN_SIZE,
-} from '../../commands/bench/plan.js';
+} from '../../commands/bench/defaults.js';
 import type { CliContext } from '../context.js';
 import {
   nonNegativeInteger,
@@ -94,6 +93,7 @@ export function registerBenchCommand(program: Command, { io, result, connection 
           { exitCode: 2 },
         );
       }
+      const { runBench } = await import('../../commands/bench/bench.js');
       result.exitCode = await runBench(
         await connection(command),
         {

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { runBrokerRestart, runBrokerStart, runBrokerStatus, runBrokerStop } from '../../commands/broker.js';
 import { parsePort } from '../../config/connection.js';
 import type { CliContext } from '../context.js';
 
@@ -20,6 +19,7 @@ export function registerBrokerCommands(program: Command, { io, result }: CliCont
     .action(async (options: { managementPort?: string }, command: Command) => {
       // --port is the program's connection option; here it chooses the port to start on.
       const { port } = command.optsWithGlobals() as { port?: string };
+      const { runBrokerStart } = await import('../../commands/broker.js');
       result.exitCode = await runBrokerStart(
         {
           port: port === undefined ? undefined : parsePort(port, '--port'),
@@ -36,6 +36,7 @@ export function registerBrokerCommands(program: Command, { io, result }: CliCont
     .command('stop')
     .description('stop the broker `qtool broker start` started and remove its data (never any other)')
     .action(async () => {
+      const { runBrokerStop } = await import('../../commands/broker.js');
       result.exitCode = await runBrokerStop(io);
     });
 
@@ -45,6 +46,7 @@ export function registerBrokerCommands(program: Command, { io, result }: CliCont
       'restart the broker `qtool broker start` started, keeping its data (durable queues and persistent messages survive)',
     )
     .action(async () => {
+      const { runBrokerRestart } = await import('../../commands/broker.js');
       result.exitCode = await runBrokerRestart(io);
     });
 
@@ -52,6 +54,7 @@ export function registerBrokerCommands(program: Command, { io, result }: CliCont
     .command('status')
     .description('whether the broker qtool started is running, and its URL (exit 0 if it runs, else 1)')
     .action(async () => {
+      const { runBrokerStatus } = await import('../../commands/broker.js');
       result.exitCode = await runBrokerStatus(io);
     });
 }

@@ -1,5 +1,4 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { runLab, runLabKill } from '../../commands/lab.js';
 import { ON_LOSE_CHOICES } from '../../worker/policy.js';
 import type { CliContext } from '../context.js';
 import { nonEmpty, nonNegativeSeconds, positiveInteger, prefetchCount } from '../parsers.js';
@@ -30,9 +29,11 @@ export function registerLabCommand(program: Command, { io, result, connection }:
     .option('--block', 'workers: busy-wait instead of sleeping (starves heartbeats)', false)
     .action(async (options, command: Command) => {
       if (options.kill) {
+        const { runLabKill } = await import('../../commands/lab.js');
         result.exitCode = await runLabKill(options.session, io);
         return;
       }
+      const { runLab } = await import('../../commands/lab.js');
       result.exitCode = await runLab(
         await connection(command),
         {

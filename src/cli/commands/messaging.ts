@@ -1,8 +1,4 @@
 import { type Command, Option } from 'commander';
-import { runDemo } from '../../commands/demo.js';
-import { runQprocessor } from '../../commands/qprocessor.js';
-import { runReceive } from '../../commands/receive.js';
-import { runSend } from '../../commands/send.js';
 import { ON_LOSE_CHOICES, type OnLose } from '../../worker/policy.js';
 import type { CliContext } from '../context.js';
 import { nonEmpty, nonNegativeSeconds, positiveInteger, positiveSeconds, prefetchCount } from '../parsers.js';
@@ -48,6 +44,7 @@ export function registerMessagingCommands(program: Command, { io, result, connec
         },
       );
     }
+    const { runSend } = await import('../../commands/send.js');
     result.exitCode = await runSend(
       await connection(command),
       {
@@ -83,6 +80,7 @@ export function registerMessagingCommands(program: Command, { io, result, connec
         .option('--json', 'one JSON object per message', false),
     ),
   ).action(async (options, command: Command) => {
+    const { runReceive } = await import('../../commands/receive.js');
     result.exitCode = await runReceive(
       await connection(command),
       {
@@ -133,6 +131,7 @@ export function registerMessagingCommands(program: Command, { io, result, connec
         .option('--json', 'one JSON event per line on stdout, no colour', false),
     ),
   ).action(async (options, command: Command) => {
+    const { runQprocessor } = await import('../../commands/qprocessor.js');
     result.exitCode = await runQprocessor(
       await connection(command),
       {
@@ -156,6 +155,7 @@ export function registerMessagingCommands(program: Command, { io, result, connec
     .command('demo')
     .description('a sender and two workers on a fresh queue; starts a throwaway local broker if none answers')
     .action(async (_options, command: Command) => {
+      const { runDemo } = await import('../../commands/demo.js');
       result.exitCode = await runDemo(await connection(command), io);
     });
 }

@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
 import { recordedManagementPort } from '../../broker/broker-state.js';
 import type { SamplerOptions } from '../../commands/queue-sampler.js';
-import { runStatus } from '../../commands/status.js';
-import { runWatch } from '../../commands/watch.js';
 import { type ConnectionSettings, parseQueueName } from '../../config/connection.js';
 import type { CliContext } from '../context.js';
 import { positiveInteger, positiveSeconds } from '../parsers.js';
@@ -20,6 +18,7 @@ export function registerMonitoringCommands(program: Command, { io, result, conne
       .option('--json', 'one JSON document: {"source", "vhost", "queues": [...]}, null where unknown', false),
   ).action(async (queues: string[], options, command: Command) => {
     const settings = await connection(command);
+    const { runStatus } = await import('../../commands/status.js');
     result.exitCode = await runStatus(
       settings,
       { ...(await samplerOptions(queues, options, settings, io.env)), json: options.json },
@@ -42,6 +41,7 @@ export function registerMonitoringCommands(program: Command, { io, result, conne
     ),
   ).action(async (queues: string[], options, command: Command) => {
     const settings = await connection(command);
+    const { runWatch } = await import('../../commands/watch.js');
     result.exitCode = await runWatch(
       settings,
       {

@@ -1,10 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { QUEUE_TYPES } from '../../amqp/queue-type.js';
-import { runDeclare } from '../../commands/declare.js';
-import { runDelete } from '../../commands/delete.js';
-import { runPeek } from '../../commands/peek.js';
-import { runPurge } from '../../commands/purge.js';
 import { parseQueueName } from '../../config/values.js';
+import { thousands } from '../../output/format.js';
 import type { CliContext } from '../context.js';
 import { nonEmpty, positiveInteger } from '../parsers.js';
 import { addQueueOptions, queueOptions } from '../queue-options.js';
@@ -22,6 +19,7 @@ export function registerQueueCommands(program: Command, { io, result, connection
       false,
     )
     .action(async (options, command: Command) => {
+      const { runPeek } = await import('../../commands/peek.js');
       result.exitCode = await runPeek(
         await connection(command),
         { count: options.count, json: options.json, force: options.force },
@@ -33,6 +31,7 @@ export function registerQueueCommands(program: Command, { io, result, connection
     .command('purge')
     .description('remove every ready message from the queue (unacknowledged ones stay) and say how many')
     .action(async (_options, command: Command) => {
+      const { runPurge } = await import('../../commands/purge.js');
       result.exitCode = await runPurge(await connection(command), io);
     });
 
@@ -51,6 +50,7 @@ export function registerQueueCommands(program: Command, { io, result, connection
       false,
     )
     .action(async (options, command: Command) => {
+      const { runDelete } = await import('../../commands/delete.js');
       result.exitCode = await runDelete(
         await connection(command),
         { force: options.force, ifUnused: options.ifUnused, ifEmpty: options.ifEmpty },
@@ -77,6 +77,7 @@ export function registerQueueCommands(program: Command, { io, result, connection
         durable: options.durable,
         queueType: options.queueType ?? options.type,
       });
+      const { runDeclare } = await import('../../commands/declare.js');
       result.exitCode = await runDeclare(
         await connection(command),
         {
@@ -95,7 +96,7 @@ export function registerQueueCommands(program: Command, { io, result, connection
 function wholeNumber(text: string, max: number, what: string): number {
   const value = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN;
   if (!Number.isSafeInteger(value) || value > max) {
-    throw new InvalidArgumentError(`expected ${what}, from 0 to ${max.toLocaleString('en-US')}.`);
+    throw new InvalidArgumentError(`expected ${what}, from 0 to ${thousands(max)}.`);
   }
   return value;
 }

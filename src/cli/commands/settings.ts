@@ -1,7 +1,4 @@
 import type { Command } from 'commander';
-import { runConfigShow } from '../../commands/config-show.js';
-import { runConfigTrust, runConfigUntrust } from '../../commands/config-trust.js';
-import { runLogin } from '../../commands/login.js';
 import { DEFAULT_PROFILE, localConfigPath, requestedProfile, userConfigPath } from '../../config/profiles.js';
 import { trustStorePath } from '../../config/trust.js';
 import type { CliContext } from '../context.js';
@@ -18,6 +15,7 @@ export function registerSettingsCommands(program: Command, { io, result, setting
       const name =
         requestedProfile((command.optsWithGlobals() as { profile?: string }).profile, io.env) ??
         DEFAULT_PROFILE;
+      const { runLogin } = await import('../../commands/login.js');
       result.exitCode = await runLogin(
         await settings(command, true),
         { name, path: userConfigPath(io.env) },
@@ -36,12 +34,14 @@ export function registerSettingsCommands(program: Command, { io, result, setting
       "read this folder's qtool.config.json from now on (qtool ignores one you have not trusted, since it could send your password elsewhere); trusted as it is now",
     )
     .action(async () => {
+      const { runConfigTrust } = await import('../../commands/config-trust.js');
       result.exitCode = await runConfigTrust(localConfigPath(), trustStorePath(userConfigPath(io.env)), io);
     });
   config
     .command('untrust')
     .description("stop reading this folder's qtool.config.json")
     .action(async () => {
+      const { runConfigUntrust } = await import('../../commands/config-trust.js');
       result.exitCode = await runConfigUntrust(localConfigPath(), trustStorePath(userConfigPath(io.env)), io);
     });
   config
@@ -49,6 +49,7 @@ export function registerSettingsCommands(program: Command, { io, result, setting
     .description('print the connection settings this command line would use, password masked')
     .option('--json', 'as JSON', false)
     .action(async (options: { json: boolean }, command: Command) => {
+      const { runConfigShow } = await import('../../commands/config-show.js');
       result.exitCode = runConfigShow(await settings(command), options, io);
     });
 }

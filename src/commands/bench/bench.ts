@@ -12,7 +12,7 @@ import {
   planWarnings,
 } from './plan.js';
 import type { BenchSummary } from './report.js';
-import { compareHeader, compareNotes, compareTable, summaryLines } from './report-text.js';
+import { compareHeader, compareNotes, compareTable, rateSetting, summaryLines } from './report-text.js';
 import { type RunOutcome, runBenchOnce } from './run.js';
 
 export interface BenchOptions extends BenchRequest {
@@ -60,7 +60,7 @@ export async function runBench(
       const label =
         plan.variant === null
           ? 'bench'
-          : `${index + 1}/${plans.length} ${plan.variant}, ${plan.phase === 'latency' ? `latency at ${plan.rate?.toLocaleString('en-US')} msg/s` : 'full speed'}`;
+          : `${index + 1}/${plans.length} ${plan.variant}, ${plan.phase === 'latency' ? `latency at ${rateSetting(plan.rate ?? 0)} msg/s` : 'full speed'}`;
       const outcome = await runBenchOnce(
         settings,
         plan,

@@ -1,8 +1,24 @@
 import type { QueueType } from '../../amqp/queue-type.js';
 import { UsageError } from '../../errors.js';
-import { plural } from '../../output/format.js';
+import { plural, thousands } from '../../output/format.js';
 import { checkStreamConsumer } from '../queue-request.js';
-import { STAMP_BYTES } from './stamp.js';
+import {
+  COMPARE_LATENCY_RATE,
+  COMPARE_PHASE_SECONDS,
+  DEFAULT_CONFIRM_WINDOW,
+  DEFAULT_DURATION_SECONDS,
+  DEFAULT_SIZE,
+  MIN_SIZE,
+} from './defaults.js';
+
+export {
+  COMPARE_LATENCY_RATE,
+  COMPARE_PHASE_SECONDS,
+  DEFAULT_CONFIRM_WINDOW,
+  DEFAULT_DURATION_SECONDS,
+  DEFAULT_SIZE,
+  MIN_SIZE,
+};
 
 /** `qtool bench`'s options as given on the command line (parsed, not yet checked together). */
 export interface BenchRequest {
@@ -59,27 +75,10 @@ export interface BenchPlan {
   length: RunLength;
 }
 
-/** A message's body holds its send time; this is the smallest --size that can. */
-export const MIN_SIZE = STAMP_BYTES;
 /** RabbitMQ 4's default max_message_size (16 MiB): a larger message is refused by the broker. */
 export const MAX_SIZE = 16 * 1024 * 1024;
 /** Each producer and consumer has a connection of its own; more than this only measures the client. */
 export const MAX_CLIENTS = 100;
-/** PerfTest's default body size. */
-export const DEFAULT_SIZE = 12;
-export const DEFAULT_CONFIRM_WINDOW = 1000;
-/** PerfTest runs until stopped; a class wants an answer, so a plain run lasts this long. */
-export const DEFAULT_DURATION_SECONDS = 10;
-/**
- * Each --compare run lasts this long unless --duration or --count says otherwise: five rows of two
- * runs, with the drains and set-up well under a minute.
- */
-export const COMPARE_PHASE_SECONDS = 2;
-/**
- * The rate per producer of a --compare row's latency run unless --rate says otherwise: slow enough
- * for every variant to keep up on a laptop (prefetch 1 included), so no backlog builds.
- */
-export const COMPARE_LATENCY_RATE = 1000;
 /**
  * A producer keeps every unconfirmed body until the broker answers, so the window is cut down for
  * big messages to keep at most this much in memory per producer.
@@ -215,7 +214,7 @@ export function planWarnings(request: BenchRequest, plans: readonly BenchPlan[])
   const plan = plans[0];
   if (plan !== undefined && plan.confirmAsked !== null) {
     warnings.push(
-      `the confirm window is ${plan.confirmWindow.toLocaleString('en-US')}, not ${plan.confirmAsked.toLocaleString('en-US')}, for ${plan.size.toLocaleString('en-US')}-byte messages: a producer keeps every unconfirmed message in memory, at most ${MAX_UNCONFIRMED_BYTES / 1024 / 1024} MiB`,
+      `the confirm window is ${thousands(plan.confirmWindow)}, not ${thousands(plan.confirmAsked)}, for ${thousands(plan.size)}-byte messages: a producer keeps every unconfirmed message in memory, at most ${MAX_UNCONFIRMED_BYTES / 1024 / 1024} MiB`,
     );
   }
   return warnings;

@@ -1,4 +1,4 @@
-import { formatDuration, plural } from '../../output/format.js';
+import { formatDuration, plural, thousands } from '../../output/format.js';
 import type { BenchPlan } from './plan.js';
 import type { BenchSummary } from './report.js';
 import type { LiveSample } from './stats.js';
@@ -27,12 +27,17 @@ export function formatLatency(ms: number): string {
 export function latencyNumber(ms: number): string {
   if (ms < 10) return ms.toFixed(2);
   if (ms < 100) return ms.toFixed(1);
-  return Math.round(ms).toLocaleString('en-US');
+  return thousands(Math.round(ms));
+}
+
+/** A --rate as given: `5,000`, `0.5` (grouping only whole numbers: decimals stay as typed). */
+export function rateSetting(rate: number): string {
+  return Number.isInteger(rate) ? thousands(rate) : String(rate);
 }
 
 /** A rate for people: `12,345 msg/s`, `45.6 msg/s`. */
 export function rateNumber(perSecond: number): string {
-  return perSecond >= 100 ? Math.round(perSecond).toLocaleString('en-US') : perSecond.toFixed(1);
+  return perSecond >= 100 ? thousands(Math.round(perSecond)) : perSecond.toFixed(1);
 }
 
 /** The live line's figures for one second: rates, and the median latency of that second. */
@@ -83,30 +88,30 @@ export function compareNotes(latencyRate: number, unsustained: boolean): string[
   return [
     'Each row differs from the baseline in the setting it is named after, and runs twice: at full speed',
     '(throughput; backlog: messages still queued when the run ended, the consumer being behind), then at',
-    `${latencyRate.toLocaleString('en-US')} msg/s per producer (latency, end to end: at full speed it would mostly measure the backlog).`,
+    `${rateSetting(latencyRate)} msg/s per producer (latency, end to end: at full speed it would mostly measure the backlog).`,
     'A quorum queue writes every message to disk, transient or not.',
     ...(unsustained
       ? [
-          `* this row could not keep up with ${latencyRate.toLocaleString('en-US')} msg/s: its latency includes time spent queued.`,
+          `* this row could not keep up with ${rateSetting(latencyRate)} msg/s: its latency includes time spent queued.`,
         ]
       : []),
   ];
 }
 
 function sizeOf(shape: Pick<RunShape, 'size'>): string {
-  return `${shape.size.toLocaleString('en-US')}-byte`;
+  return `${thousands(shape.size)}-byte`;
 }
 
 function confirmsOf(shape: Pick<RunShape, 'confirmWindow'>): string {
   return shape.confirmWindow > 0
-    ? `publisher confirms (at most ${shape.confirmWindow.toLocaleString('en-US')} unconfirmed per producer)`
+    ? `publisher confirms (at most ${thousands(shape.confirmWindow)} unconfirmed per producer)`
     : 'no publisher confirms';
 }
 
 function paceOf(shape: Pick<RunShape, 'rate'>): string {
   return shape.rate === undefined
     ? 'as fast as possible'
-    : `at most ${shape.rate.toLocaleString('en-US')} msg/s per producer`;
+    : `at most ${rateSetting(shape.rate)} msg/s per producer`;
 }
 
 /**
@@ -149,7 +154,7 @@ export function summaryLines(summary: BenchSummary, shape: RunShape): string[] {
     ...describeMeaning(shape).map((line) => `  (${line})`),
   ];
   const row = (label: string, count: number | null, rate: number | null, missing: string) =>
-    `  ${label.padEnd(10)} ${count === null ? missing : count.toLocaleString('en-US').padStart(12)}${
+    `  ${label.padEnd(10)} ${count === null ? missing : thousands(count).padStart(12)}${
       count === null || rate === null ? '' : `  ${rateNumber(rate).padStart(10)} msg/s`
     }`;
   lines.push(row('sent', summary.sent, summary.rates.sent, ''));
@@ -210,7 +215,7 @@ export function compareTable(summaries: readonly BenchSummary[]): CompareTable {
       settings.acknowledge ? dash(settings.prefetch, String) : '-',
       dash(throughput?.rates.sent, rateNumber),
       dash(throughput?.rates.received, rateNumber),
-      throughput === undefined ? '-' : backlog(throughput).toLocaleString('en-US'),
+      throughput === undefined ? '-' : thousands(backlog(throughput)),
       ...(['p50', 'p95', 'p99', 'max'] as const).map((key) => {
         const value = latency?.latencyMs?.[key];
         return value === undefined ? '-' : `${latencyNumber(value)}${mark}`;
@@ -252,10 +257,7 @@ export function compareTable(summaries: readonly BenchSummary[]): CompareTable {
     { column: 5, title: 'full speed' },
     {
       column: 8,
-      title:
-        latencyRate === null
-          ? 'latency'
-          : `latency at ${(latencyRate as number).toLocaleString('en-US')} msg/s`,
+      title: latencyRate === null ? 'latency' : `latency at ${rateSetting(latencyRate as number)} msg/s`,
     },
   ];
   let over = '';

@@ -1,6 +1,6 @@
 import type { PublishResult } from '../../amqp/publish.js';
 import type { QueueType } from '../../amqp/queue-type.js';
-import { plural } from '../../output/format.js';
+import { plural, thousands } from '../../output/format.js';
 import type { BenchPlan, ComparePhase } from './plan.js';
 import { type BenchStats, type LatencySummary, latencySummary } from './stats.js';
 
@@ -99,7 +99,7 @@ export function summarise(figures: RunFigures): BenchSummary {
   if (missing > 0) {
     // A --count run waits for every message; a run cut short by time or Ctrl-C leaves the backlog.
     if (ended === 'count') {
-      problems.push(`${count(missing)} of ${count(expectedReceived)} deliveries never received`);
+      problems.push(`${thousands(missing)} of ${thousands(expectedReceived)} deliveries never received`);
     } else if (ended !== 'failed') {
       notes.push(
         `${plural(missing, 'message')} still queued when the run ended (the consumers were behind; deleted with the queues)`,
@@ -107,7 +107,7 @@ export function summarise(figures: RunFigures): BenchSummary {
     }
   }
   if (stats.unstamped > 0) {
-    problems.push(`${count(stats.unstamped)} deliveries without a send time (not bench's messages)`);
+    problems.push(`${thousands(stats.unstamped)} deliveries without a send time (not bench's messages)`);
   }
 
   return {
@@ -147,10 +147,6 @@ export function summarise(figures: RunFigures): BenchSummary {
     notes,
     queuesLeft: figures.queuesLeft,
   };
-}
-
-function count(value: number): string {
-  return value.toLocaleString('en-US');
 }
 
 /** Figures as precise as they are meaningful: a tenth of a ms or msg/s, latencies to the microsecond. */

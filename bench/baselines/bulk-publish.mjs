@@ -1,0 +1,33 @@
+// Baseline: a minimal bulk publisher with windowed confirms, as one would hand-write it with
+// amqplib: persistent messages, at most WINDOW unconfirmed, waiting for 'drain' when the socket
+// is full. Usage: node bulk-publish.mjs URL QUEUE COUNT [BODY] [WINDOW]
+import amqp from 'amqplib';
+
+const [url, queue, countText, body = 'x', windowText = '512'] = process.argv.slice(2);
+const count = Number(countText);
+const window = Number(windowText);
+const connection = await amqp.connect(url);
+const channel = await connection.createConfirmChannel();
+await channel.assertQueue(queue, { durable: true });
+const content = Buffer.from(body);
+let outstanding = 0;
+let wake = null;
+const settle = () => {
+  outstanding -= 1;
+  if (wake !== null && outstanding < window) {
+    const resume = wake;
+    wake = null;
+    resume();
+  }
+};
+for (let sent = 0; sent < count; sent++) {
+  if (outstanding >= window) await new Promise((resolve) => (wake = resolve));
+  outstanding += 1;
+  const writable = channel.sendToQueue(queue, content, { persistent: true }, (error) => {
+    if (error) throw error;
+    settle();
+  });
+  if (!writable) await new Promise((resolve) => channel.once('drain', resolve));
+}
+await channel.waitForConfirms();
+await connection.close();

@@ -1,0 +1,24 @@
+import { STAMP_BYTES } from './stamp.js';
+
+/**
+ * bench's defaults and limits that its --help shows, apart from the rest of the runner so that
+ * `qtool bench --help` loads nothing else.
+ */
+
+/** A message's body holds its send time; this is the smallest --size that can. */
+export const MIN_SIZE = STAMP_BYTES;
+/** PerfTest's default body size. */
+export const DEFAULT_SIZE = 12;
+export const DEFAULT_CONFIRM_WINDOW = 1000;
+/** PerfTest runs until stopped; a class wants an answer, so a plain run lasts this long. */
+export const DEFAULT_DURATION_SECONDS = 10;
+/**
+ * Each --compare run lasts this long unless --duration or --count says otherwise: five rows of two
+ * runs, with the drains and set-up well under a minute.
+ */
+export const COMPARE_PHASE_SECONDS = 2;
+/**
+ * The rate per producer of a --compare row's latency run unless --rate says otherwise: slow enough
+ * for every variant to keep up on a laptop (prefetch 1 included), so no backlog builds.
+ */
+export const COMPARE_LATENCY_RATE = 1000;
