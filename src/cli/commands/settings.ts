@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { DEFAULT_PROFILE, localConfigPath, requestedProfile, userConfigPath } from '../../config/profiles.js';
-import { trustStorePath } from '../../config/trust.js';
 import type { CliContext } from '../context.js';
 
 /** login and config show: profiles instead of long option lists. */
@@ -35,6 +34,7 @@ export function registerSettingsCommands(program: Command, { io, result, setting
     )
     .action(async () => {
       const { runConfigTrust } = await import('../../commands/config-trust.js');
+      const { trustStorePath } = await import('../../config/trust.js');
       result.exitCode = await runConfigTrust(localConfigPath(), trustStorePath(userConfigPath(io.env)), io);
     });
   config
@@ -42,6 +42,7 @@ export function registerSettingsCommands(program: Command, { io, result, setting
     .description("stop reading this folder's qtool.config.json")
     .action(async () => {
       const { runConfigUntrust } = await import('../../commands/config-trust.js');
+      const { trustStorePath } = await import('../../config/trust.js');
       result.exitCode = await runConfigUntrust(localConfigPath(), trustStorePath(userConfigPath(io.env)), io);
     });
   config
