@@ -61,16 +61,27 @@ export async function checkSource(source: MessageSource): Promise<void> {
  * memory (say so in the help: use --file for large inputs). Once `signal` aborts (Ctrl-C),
  * standard input is closed and its stream simply ends: no further line is read.
  */
-export async function* messagesFrom(
+export function messagesFrom(
   source: MessageSource,
   repeat: number,
   signal?: AbortSignal,
+): Iterable<Buffer> | AsyncIterable<Buffer> {
+  // Arguments are known up front: a plain generator spares `send --count 100000 x` an async
+  // generator's promise and microtask per message (a tenth of its client CPU, measured).
+  if (source.kind === 'arguments') return repeatArguments(source.messages, repeat);
+  return readMessages(source, repeat, signal);
+}
+
+function* repeatArguments(messages: string[], repeat: number): Generator<Buffer> {
+  const bodies = messages.map((message) => Buffer.from(message));
+  for (let round = 0; round < repeat; round++) yield* bodies;
+}
+
+async function* readMessages(
+  source: Exclude<MessageSource, { kind: 'arguments' }>,
+  repeat: number,
+  signal?: AbortSignal,
 ): AsyncGenerator<Buffer> {
-  if (source.kind === 'arguments') {
-    const bodies = source.messages.map((message) => Buffer.from(message));
-    for (let round = 0; round < repeat; round++) yield* bodies;
-    return;
-  }
   if (source.kind === 'file') {
     for (let round = 0; round < repeat; round++) {
       yield* splitLines(createReadStream(source.path) as AsyncIterable<Buffer>);

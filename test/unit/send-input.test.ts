@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { PassThrough } from 'node:stream';
 import { messagesFrom, readUntilAborted, splitLines } from '../../src/commands/send-input.js';
 
-async function collect(source: AsyncIterable<Buffer>): Promise<string[]> {
+async function collect(source: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<string[]> {
   const out: string[] = [];
   for await (const line of source) out.push(line.toString('latin1'));
   return out;
