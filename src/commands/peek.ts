@@ -112,7 +112,11 @@ function returnsCounted(messages: PeekedMessage[], cost: NackReturnCost): string
   const most = Math.max(...counts) + 1;
   const times = most === 1 ? 'once' : `${most} times`;
   if (cost === 'limit') {
-    return ` and counted one more return for each: the most returned has now come back ${times}; at its 21st return by default the broker drops it or dead-letters it`;
+    const gone =
+      most > 20
+        ? ' (this one, under the default limit, is gone: dropped, or dead-lettered if the queue has a dead-letter exchange)'
+        : '';
+    return ` and counted one more return for each: the most returned has now come back ${times}${gone}; at its 21st return by default the broker drops it or dead-letters it`;
   }
   if (cost === 'count') {
     return ` and raised their x-delivery-count by one (the most returned: ${times}); that matters only if x-delivery-limit or a delivery-limit policy sets a limit`;
