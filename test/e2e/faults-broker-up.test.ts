@@ -1,10 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalNode } from '../../src/broker/local-node.js';
+import { describe, expect, it } from 'vitest';
 import { eventually, queueState } from '../support/amqp.js';
 import { uniqueName } from '../support/broker.js';
 import { runCli } from '../support/cli.js';
-import { killOutright, launcher, workerEvents } from '../support/faults.js';
-import { canStartTestNodes, startTestNode } from '../support/nodes.js';
+import { faultScene, killOutright, workerEvents } from '../support/faults.js';
+import { canStartTestNodes } from '../support/nodes.js';
 
 /**
  * The fault suite (issue 8), single node, part two: faults while the broker stays up. A worker
@@ -16,23 +15,11 @@ import { canStartTestNodes, startTestNode } from '../support/nodes.js';
  */
 
 describe.skipIf(!canStartTestNodes()).sequential('the fault suite: the broker stays up', () => {
-  let node: LocalNode;
-  let env: Record<string, string>;
-  const clis = launcher();
-
-  beforeAll(async () => {
-    node = await startTestNode();
-    env = { AMQP_URL: node.url };
-  }, 120_000);
-
-  afterEach(() => clis.killLeftovers(), 30_000);
-
-  afterAll(async () => {
-    await node?.stop();
-  }, 120_000);
+  const scene = faultScene();
+  const { clis } = scene;
 
   async function sendPersistent(queue: string, bodies: string[]): Promise<void> {
-    const result = await runCli(['send', '--queue', queue, '--persistent', ...bodies], { env });
+    const result = await runCli(['send', '--queue', queue, '--persistent', ...bodies], { env: scene.env });
     expect(result.exitCode, result.stderr).toBe(0);
   }
 
@@ -51,7 +38,7 @@ describe.skipIf(!canStartTestNodes()).sequential('the fault suite: the broker st
         '1',
         ...extra,
       ],
-      { env },
+      { env: scene.env },
     );
     await worker.waitFor(/waiting for messages/, { stream: 'stderr' });
     return worker;
@@ -100,14 +87,14 @@ describe.skipIf(!canStartTestNodes()).sequential('the fault suite: the broker st
     const result = await second.finished(30_000);
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/stopped: 4 messages received, 4 processed, 0 lost, 1 redelivered seen\n/);
-    expect((await queueState(node.url, queue))?.messageCount).toBe(0);
+    expect((await queueState(scene.node.url, queue))?.messageCount).toBe(0);
     clis.expectNoneRunning();
   }, 90_000);
 
   it('a memory alarm in the middle of a send: it says it is blocked and why, resumes when the alarm clears, and every message arrives once', async () => {
     const queue = uniqueName('alarm-mid-send');
     // Fed from standard input, so the alarm is sure to come in the middle of the send.
-    const sender = clis.start(['send', '--queue', queue], { env });
+    const sender = clis.start(['send', '--queue', queue], { env: scene.env });
     let written = 0;
     const feed = (lines: number) => {
       const batch = Array.from({ length: lines }, (_, index) => `m-${written + index + 1}`);
@@ -118,11 +105,11 @@ describe.skipIf(!canStartTestNodes()).sequential('the fault suite: the broker st
     try {
       feed(1000);
       await eventually(
-        async () => (await queueState(node.url, queue))?.messageCount === 1000,
+        async () => (await queueState(scene.node.url, queue))?.messageCount === 1000,
         'the first 1,000 messages in the queue',
       );
 
-      await node.ctl(['set_vm_memory_high_watermark', '0.00001']);
+      await scene.node.ctl(['set_vm_memory_high_watermark', '0.00001']);
       // Keep it publishing until the broker blocks it: the alarm takes a moment to be raised.
       const blocked = /the broker is blocking publishers: low on memory\. Waiting until it resumes/;
       await eventually(
@@ -137,7 +124,7 @@ describe.skipIf(!canStartTestNodes()).sequential('the fault suite: the broker st
       // Waiting, not failed.
       expect(sender.process.exitCode).toBeNull();
 
-      await node.ctl(['set_vm_memory_high_watermark', '0.4']);
+      await scene.node.ctl(['set_vm_memory_high_watermark', '0.4']);
       await sender.waitFor(/the broker resumed taking messages after/, {
         stream: 'stderr',
         timeoutMs: 30_000,
@@ -154,13 +141,13 @@ describe.skipIf(!canStartTestNodes()).sequential('the fault suite: the broker st
       );
       // No reconnect happened, so nothing was sent twice: exactly what was written, once each.
       expect(result.stderr).not.toMatch(/connection lost|reconnect|sent again/);
-      expect((await queueState(node.url, queue))?.messageCount).toBe(written);
+      expect((await queueState(scene.node.url, queue))?.messageCount).toBe(written);
       clis.expectNoneRunning();
     } finally {
       if (!cleared) {
-        await node.ctl(['set_vm_memory_high_watermark', '0.4']);
+        await scene.node.ctl(['set_vm_memory_high_watermark', '0.4']);
         await eventually(
-          async () => !/memory/.test(await node.ctl(['eval', 'rabbit_alarm:get_alarms().'])),
+          async () => !/memory/.test(await scene.node.ctl(['eval', 'rabbit_alarm:get_alarms().'])),
           'the memory alarm to clear',
           30_000,
         );
@@ -192,7 +179,7 @@ describe.skipIf(!canStartTestNodes()).sequential('the fault suite: the broker st
     );
     // The blocker is back and consuming once both workers are the queue's consumers.
     await eventually(
-      async () => (await queueState(node.url, queue))?.consumerCount === 2,
+      async () => (await queueState(scene.node.url, queue))?.consumerCount === 2,
       'the blocker to consume again',
       30_000,
     );
@@ -218,7 +205,7 @@ describe.skipIf(!canStartTestNodes()).sequential('the fault suite: the broker st
       `stopped: ${n} message${n === 1 ? '' : 's'} received, 0 processed, 0 lost, ${n} left unacknowledged to the broker, ${n - 1} redelivered seen, ${n} reconnect${n === 1 ? '' : 's'}\n`,
     );
     expect((await helper.finished(30_000)).exitCode).toBe(0);
-    expect((await queueState(node.url, queue))?.messageCount).toBe(0);
+    expect((await queueState(scene.node.url, queue))?.messageCount).toBe(0);
     clis.expectNoneRunning();
   }, 120_000);
 });

@@ -1,17 +1,16 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalNode } from '../../src/broker/local-node.js';
+import { describe, expect, it } from 'vitest';
 import { eventually, queueState } from '../support/amqp.js';
 import { uniqueName } from '../support/broker.js';
 import { type RunningCli, runCli } from '../support/cli.js';
 import {
   completeJsonLines,
   countByBody,
-  launcher,
+  faultScene,
   missing,
   type WorkerEvent,
   workerEvents,
 } from '../support/faults.js';
-import { canStartTestNodes, startTestNode } from '../support/nodes.js';
+import { canStartTestNodes } from '../support/nodes.js';
 
 /**
  * The fault suite (issue 8), single node: the broker restarts under three busy workers and under a
@@ -23,25 +22,13 @@ import { canStartTestNodes, startTestNode } from '../support/nodes.js';
  */
 
 describe.skipIf(!canStartTestNodes()).sequential('the fault suite: a broker restart', () => {
-  let node: LocalNode;
-  let env: Record<string, string>;
-  const clis = launcher();
-
-  beforeAll(async () => {
-    node = await startTestNode();
-    env = { AMQP_URL: node.url };
-  }, 120_000);
-
-  afterEach(() => clis.killLeftovers(), 30_000);
-
-  afterAll(async () => {
-    await node?.stop();
-  }, 120_000);
+  const scene = faultScene();
+  const { clis } = scene;
 
   /** Publishes `bodies` persistently (one per line of standard input) and waits for the confirms. */
   async function sendPersistent(queue: string, bodies: string[]): Promise<void> {
     const result = await runCli(['send', '--queue', queue, '--persistent'], {
-      env,
+      env: scene.env,
       input: `${bodies.join('\n')}\n`,
     });
     expect(result.exitCode, result.stderr).toBe(0);
@@ -67,7 +54,7 @@ describe.skipIf(!canStartTestNodes()).sequential('the fault suite: a broker rest
           '--delay-per-char',
           '0.3',
         ],
-        { env },
+        { env: scene.env },
       ),
     );
     for (const worker of workers) await worker.waitFor(/waiting for messages/, { stream: 'stderr' });
@@ -79,7 +66,7 @@ describe.skipIf(!canStartTestNodes()).sequential('the fault suite: a broker rest
       30_000,
     );
 
-    await node.restart();
+    await scene.node.restart();
 
     for (const worker of workers) {
       await worker.waitFor(/reconnected to .*; reconnects so far: 1\n/, {
@@ -104,7 +91,7 @@ describe.skipIf(!canStartTestNodes()).sequential('the fault suite: a broker rest
       return events.slice(lastReceived).some((e) => e.event === 'processed');
     };
     await eventually(async () => {
-      const state = await queueState(node.url, queue);
+      const state = await queueState(scene.node.url, queue);
       return state?.messageCount === 0 && state.consumerCount === 3 && workers.every(idle);
     }, 'the three workers idle and consuming');
 
@@ -127,13 +114,13 @@ describe.skipIf(!canStartTestNodes()).sequential('the fault suite: a broker rest
       // The tally agrees with the worker's own events.
       expect(Number(tally?.[2])).toBe(workerEvents(worker, 'processed').length);
     }
-    expect((await queueState(node.url, queue))?.messageCount).toBe(0);
+    expect((await queueState(scene.node.url, queue))?.messageCount).toBe(0);
     clis.expectNoneRunning();
   }, 150_000);
 
   it('while receive --acknowledge has messages in hand: every body is printed, and it carries on', async () => {
     const queue = uniqueName('restart-receive');
-    const receiver = clis.start(['receive', '--queue', queue, '--acknowledge', '--json'], { env });
+    const receiver = clis.start(['receive', '--queue', queue, '--acknowledge', '--json'], { env: scene.env });
     await receiver.waitFor(/Waiting for messages/, { stream: 'stderr' });
     // A reader that stops reading: lines wait unwritten, so their messages are in receive's hands,
     // unacknowledged, when the broker goes away (80 x 8 KiB is more than a pipe holds).
@@ -144,11 +131,11 @@ describe.skipIf(!canStartTestNodes()).sequential('the fault suite: a broker rest
     await sendPersistent(queue, bodies);
     // No prefetch limit: the broker hands all of them over at once.
     await eventually(
-      async () => (await queueState(node.url, queue))?.messageCount === 0,
+      async () => (await queueState(scene.node.url, queue))?.messageCount === 0,
       'every message delivered to the receiver',
     );
 
-    await node.restart();
+    await scene.node.restart();
 
     await receiver.waitFor(/reconnected to .*; reconnects so far: 1\n/, {
       stream: 'stderr',
@@ -178,7 +165,7 @@ describe.skipIf(!canStartTestNodes()).sequential('the fault suite: a broker rest
     const result = await receiver.finished(30_000);
     expect(result.exitCode, result.stderr).toBe(0);
     // Everything printed was acknowledged: nothing is left to deliver again.
-    expect((await queueState(node.url, queue))?.messageCount).toBe(0);
+    expect((await queueState(scene.node.url, queue))?.messageCount).toBe(0);
     clis.expectNoneRunning();
   }, 150_000);
 });

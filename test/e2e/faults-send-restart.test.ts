@@ -1,9 +1,8 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalNode } from '../../src/broker/local-node.js';
+import { describe, expect, it } from 'vitest';
 import { deleteQueue, eventually, queueState } from '../support/amqp.js';
 import { uniqueName } from '../support/broker.js';
-import { launcher, parseCount } from '../support/faults.js';
-import { canStartTestNodes, startTestNode } from '../support/nodes.js';
+import { faultScene, parseCount } from '../support/faults.js';
+import { canStartTestNodes } from '../support/nodes.js';
 
 /**
  * The fault suite (issue 8), single node: the broker restarts in the middle of a bulk send.
@@ -12,34 +11,24 @@ import { canStartTestNodes, startTestNode } from '../support/nodes.js';
  */
 
 describe.skipIf(!canStartTestNodes())('the fault suite: a broker restart during a bulk send', () => {
-  let node: LocalNode;
-  let env: Record<string, string>;
-  const clis = launcher();
-
-  beforeAll(async () => {
-    node = await startTestNode();
-    env = { AMQP_URL: node.url };
-  }, 120_000);
-
-  afterEach(() => clis.killLeftovers(), 30_000);
-
-  afterAll(async () => {
-    await node?.stop();
-  }, 120_000);
+  const scene = faultScene();
+  const { clis } = scene;
 
   it('during send --count 200000 --persistent: exit 0, every message in the queue, and the summary says how many were sent again', async () => {
     // Inside the test's own time-out, so that a send that never ends fails with what it printed.
     const deadline = Date.now() + 170_000;
     const queue = uniqueName('restart-send');
-    const sender = clis.start(['send', '--queue', queue, '--count', '200000', '--persistent', 'x'], { env });
+    const sender = clis.start(['send', '--queue', queue, '--count', '200000', '--persistent', 'x'], {
+      env: scene.env,
+    });
     try {
       // Without a terminal there is no progress bar: the queue filling up shows the sending has begun.
       await eventually(
-        async () => ((await queueState(node.url, queue))?.messageCount ?? 0) >= 1000,
+        async () => ((await queueState(scene.node.url, queue))?.messageCount ?? 0) >= 1000,
         'the send to be under way',
         30_000,
       );
-      await node.restart();
+      await scene.node.restart();
       const result = await sender.finished(deadline - Date.now());
       expect(result.exitCode, result.stderr).toBe(0);
       expect(result.stderr).toMatch(
@@ -57,14 +46,14 @@ describe.skipIf(!canStartTestNodes())('the fault suite: a broker restart during 
       const sentAgain = parseCount(
         /; ([\d,]+) messages? sent again after the connection was lost/.exec(result.stderr)?.[1] ?? '0',
       );
-      const held = (await queueState(node.url, queue))?.messageCount ?? 0;
+      const held = (await queueState(scene.node.url, queue))?.messageCount ?? 0;
       expect(held, 'messages in the queue').toBeGreaterThanOrEqual(200_000);
       // Duplicates can only be of messages sent again, as the summary says.
       expect(held - 200_000, `duplicates, with ${sentAgain} sent again`).toBeLessThanOrEqual(sentAgain);
       clis.expectNoneRunning();
     } finally {
       // 200,000 persistent messages would slow down the node's stop.
-      await deleteQueue(node.url, queue);
+      await deleteQueue(scene.node.url, queue);
     }
   }, 180_000);
 });

@@ -1,5 +1,7 @@
-import { expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import type { LocalNode } from '../../src/broker/local-node.js';
 import { type RunningCli, startCli } from './cli.js';
+import { startTestNode } from './nodes.js';
 
 /**
  * What the fault suite (test/e2e/faults-*.test.ts) shares: every qtool it starts is tracked, so
@@ -12,6 +14,45 @@ export interface Launcher {
   expectNoneRunning(): void;
   /** Kills (SIGKILL) whatever is still running, and forgets everything started so far. */
   killLeftovers(): Promise<void>;
+}
+
+/** A fault file's own node and the qtools its tests start (see faultScene). */
+export interface FaultScene {
+  /** The node, once beforeAll has started it. */
+  readonly node: LocalNode;
+  /** AMQP_URL of that node, for the qtools the tests start. */
+  readonly env: Record<string, string>;
+  readonly clis: Launcher;
+}
+
+/**
+ * Call inside a fault file's describe: a node of the project's version of its own, started before
+ * its tests and stopped after them (the tests disturb it: restarts, alarms), and a launcher whose
+ * leftovers are killed after each test.
+ */
+export function faultScene(): FaultScene {
+  let started: LocalNode | undefined;
+  const clis = launcher();
+  beforeAll(async () => {
+    started = await startTestNode();
+  }, 120_000);
+  afterEach(() => clis.killLeftovers(), 30_000);
+  afterAll(async () => {
+    await started?.stop();
+  }, 120_000);
+  const node = (): LocalNode => {
+    if (started === undefined) throw new Error('the fault node is started in beforeAll');
+    return started;
+  };
+  return {
+    get node() {
+      return node();
+    },
+    get env() {
+      return { AMQP_URL: node().url };
+    },
+    clis,
+  };
 }
 
 export function launcher(): Launcher {
