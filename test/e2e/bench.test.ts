@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { LocalNode } from '../../src/broker/local-node.js';
 import type { BenchSummary } from '../../src/commands/bench/report.js';
 import { queueState } from '../support/amqp.js';
-import { testBroker } from '../support/broker.js';
+import { closeConnectionsOf, testBroker } from '../support/broker.js';
 import { type CliResult, runCli, startCli } from '../support/cli.js';
 import { canStartTestNodes, startTestNode } from '../support/nodes.js';
 
@@ -192,7 +192,7 @@ describe('qtool bench', () => {
       const bench = startCli(['bench', '--duration', '60', '--rate', '500', '--json'], { env });
       await bench.waitFor(/^bench 1\/60 s: sent/m, { stream: 'stderr', timeoutMs: 30_000 });
       // Every connection of this bench: producer, consumer and the one that declared the queue.
-      expect(await closeBenchConnections(bench.process.pid)).toBe(3);
+      expect(await closeConnectionsOf(broker.ctl, bench.process.pid)).toBe(3);
       const result = await bench.finished(20_000);
       expect(result.exitCode, result.stderr).toBe(1);
       expect(result.stderr).toMatch(/^qtool: .*closed.*test kill/m);
@@ -302,20 +302,3 @@ describe.skipIf(!canStartTestNodes())('qtool bench when its broker goes away', (
     expect(result.stderr).not.toMatch(/\n\s+at /);
   }, 150_000);
 });
-
-/** Closes every connection of the bench running as process `pid`; returns how many there were. */
-async function closeBenchConnections(pid: number | undefined): Promise<number> {
-  const listing = await broker.ctl([
-    'list_connections',
-    '--quiet',
-    '--no-table-headers',
-    'pid',
-    'client_properties',
-  ]);
-  const pids = listing
-    .split('\n')
-    .filter((line) => new RegExp(`"qtool bench[^"]*\\(pid ${pid}\\)"`).test(line))
-    .map((line) => line.split('\t')[0] ?? '');
-  for (const connection of pids) await broker.ctl(['close_connection', connection, 'test kill']);
-  return pids.length;
-}

@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn, type StdioOptions } from 'node:child_process';
+import { type ChildProcess, execFileSync, type StdioOptions, spawn } from 'node:child_process';
 import {
   closeSync,
   constants,
@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, queueState, withChannel } from '../support/amqp.js';
-import { testBroker, uniqueName } from '../support/broker.js';
+import { closeConnectionsOf, testBroker, uniqueName } from '../support/broker.js';
 import { childEnv, QTOOL_BIN } from '../support/cli.js';
 
 /**
@@ -266,23 +266,6 @@ describe('qtool receive stopping while its output is stuck', () => {
   });
 });
 
-/** Closes the connections of the receive running as process `pid`; returns how many there were. */
-async function closeReceiveConnections(pid: number | undefined): Promise<number> {
-  const listing = await broker.ctl([
-    'list_connections',
-    '--quiet',
-    '--no-table-headers',
-    'pid',
-    'client_properties',
-  ]);
-  const pids = listing
-    .split('\n')
-    .filter((line) => line.includes(`"qtool receive (pid ${pid})"`))
-    .map((line) => line.split('\t')[0] ?? '');
-  for (const pid of pids) await broker.ctl(['close_connection', pid, 'test kill']);
-  return pids.length;
-}
-
 /** The count before "messages? PATTERN" in stderr (thousands separators allowed); 0 when absent. */
 function counted(stderr: string, pattern: string): number {
   const match = new RegExp(`([\\d,]+) messages? ${pattern}`).exec(stderr);
@@ -313,7 +296,7 @@ describe.skipIf(!broker.hasCtl)('qtool receive when the broker closes its connec
     try {
       await eventually(() => /Waiting for messages/.test(receiver.stderr()), 'the banner');
       await eventually(async () => (await ready(queue)) === 0, 'all 100 delivered');
-      expect(await closeReceiveConnections(receiver.child.pid)).toBe(1);
+      expect(await closeConnectionsOf(broker.ctl, receiver.child.pid)).toBe(1);
       await eventually(() => /Ended early/.test(receiver.stderr()), 'the account', 20_000);
       // Only now read the pipe: everything qtool still writes after the account arrives here.
       const reading = new Promise<number>((resolve, reject) => {
@@ -364,7 +347,7 @@ describe.skipIf(!broker.hasCtl)('qtool receive when the broker closes its connec
     });
     try {
       await eventually(() => stdout.split('\n').length > total, 'every message printed');
-      expect(await closeReceiveConnections(receiver.child.pid)).toBe(1);
+      expect(await closeConnectionsOf(broker.ctl, receiver.child.pid)).toBe(1);
       expect(await receiver.finished(30_000), receiver.stderr()).toBe(1);
     } finally {
       receiver.killGroup();

@@ -35,6 +35,28 @@ export interface TestBroker extends Omit<TestBrokerInfo, 'ctl'> {
   ctl(args: string[]): Promise<string>;
 }
 
+/**
+ * Closes, with rabbitmqctl's close_connection (as the broker itself would), every connection that
+ * the qtool running as process `pid` has on the broker `ctl` reaches: qtool names its connections
+ * `qtool <command> (pid N)`. Resolves how many it closed.
+ */
+export async function closeConnectionsOf(ctl: TestBroker['ctl'], pid: number | undefined): Promise<number> {
+  if (pid === undefined) throw new Error('no pid: the process never started');
+  const listing = await ctl([
+    'list_connections',
+    '--quiet',
+    '--no-table-headers',
+    'pid',
+    'client_properties',
+  ]);
+  const connections = listing
+    .split('\n')
+    .filter((line) => new RegExp(`"qtool [^"]*\\(pid ${pid}\\)"`).test(line))
+    .map((line) => line.split('\t')[0] ?? '');
+  for (const connection of connections) await ctl(['close_connection', connection, 'test kill']);
+  return connections.length;
+}
+
 function dockerRabbitmqctl(containerId: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
