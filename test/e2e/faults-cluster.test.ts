@@ -34,6 +34,20 @@ describe.skipIf(!canStartTestNodes()).sequential('the fault suite: a cluster nod
     order.map((index) => `127.0.0.1:${cluster.nodes[index]?.amqpPort}`).join(',');
   const port = (index: number) => cluster.nodes[index]?.amqpPort;
 
+  /** Declares `queue` as a quorum queue with qtool, through the nodes in this order. */
+  async function declareQuorum(queue: string, ...order: number[]): Promise<void> {
+    const declared = await runCli([
+      'declare',
+      '--queue',
+      queue,
+      '--queue-type',
+      'quorum',
+      '--host',
+      hosts(...order),
+    ]);
+    expect(declared.exitCode, declared.stderr).toBe(0);
+  }
+
   /** Starts a stopped node again and waits until the cluster counts it as running. */
   async function bringBack(index: number): Promise<void> {
     const node = cluster.nodes[index];
@@ -74,16 +88,7 @@ describe.skipIf(!canStartTestNodes()).sequential('the fault suite: a cluster nod
 
   it('under two qprocessor --acknowledge workers: the one on the stopped node moves to the next node, the other carries on untouched, and every message is processed', async () => {
     const queue = uniqueName('cluster-workers');
-    const declared = await runCli([
-      'declare',
-      '--queue',
-      queue,
-      '--queue-type',
-      'quorum',
-      '--host',
-      hosts(0, 1, 2),
-    ]);
-    expect(declared.exitCode, declared.stderr).toBe(0);
+    await declareQuorum(queue, 0, 1, 2);
     const bodies = Array.from({ length: 24 }, (_, index) => `job-${String(index + 1).padStart(2, '0')}`);
     // 6 characters at 0.25 s: 1.5 s each, about 18 s for the two: the stop lands mid-way.
     const worker = (name: string, order: number[]) =>
@@ -153,16 +158,7 @@ describe.skipIf(!canStartTestNodes()).sequential('the fault suite: a cluster nod
 
   it('under send --persistent reading lines as they come: it goes on through the next node, exits 0, and every line is in the queue', async () => {
     const queue = uniqueName('cluster-send');
-    const declared = await runCli([
-      'declare',
-      '--queue',
-      queue,
-      '--queue-type',
-      'quorum',
-      '--host',
-      hosts(1, 2, 0),
-    ]);
-    expect(declared.exitCode, declared.stderr).toBe(0);
+    await declareQuorum(queue, 1, 2, 0);
     const sender = clis.start(['send', '--queue', queue, '--persistent', '--host', hosts(0, 1, 2)]);
     // Lines arrive while the node stops, as from a producer feeding `qtool send` over time.
     const stdin = sender.process.stdin;
