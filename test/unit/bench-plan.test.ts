@@ -1,46 +1,29 @@
 import { describe, expect, it } from 'vitest';
 import {
-  type BenchRequest,
   COMPARE_LATENCY_RATE,
   COMPARE_PHASE_SECONDS,
+  DEFAULT_DURATION_SECONDS,
+  MIN_SIZE,
+} from '../../src/commands/bench/defaults.js';
+import {
+  type BenchRequest,
   compareMatrix,
   confirmWindowFor,
   consumersOn,
   countGoal,
-  DEFAULT_DURATION_SECONDS,
   expectedDeliveries,
   MAX_UNCONFIRMED_BYTES,
-  MIN_SIZE,
   planBench,
   planWarnings,
   producerShare,
   queueIndexFor,
 } from '../../src/commands/bench/plan.js';
 import { UsageError } from '../../src/errors.js';
-
-/** The command line's defaults, as commander hands them over. */
-function request(overrides: Partial<BenchRequest> = {}): BenchRequest {
-  return {
-    producers: 1,
-    consumers: 1,
-    size: 12,
-    durationSeconds: undefined,
-    count: undefined,
-    rate: undefined,
-    confirm: 1000,
-    persistent: false,
-    acknowledge: false,
-    prefetch: undefined,
-    queueType: undefined,
-    queues: 1,
-    compare: false,
-    ...overrides,
-  };
-}
+import { benchRequest } from './bench-request.js';
 
 function usageError(overrides: Partial<BenchRequest>): UsageError {
   try {
-    planBench(request(overrides));
+    planBench(benchRequest(overrides));
   } catch (error) {
     if (error instanceof UsageError) return error;
     throw error;
@@ -50,7 +33,7 @@ function usageError(overrides: Partial<BenchRequest>): UsageError {
 
 describe('planBench', () => {
   it('applies the defaults: one classic queue, auto-ack, confirms, and 10 s when no length is given', () => {
-    const [plan, ...rest] = planBench(request());
+    const [plan, ...rest] = planBench(benchRequest());
     expect(rest).toEqual([]);
     expect(plan).toMatchObject({
       variant: null,
@@ -64,8 +47,8 @@ describe('planBench', () => {
   });
 
   it('runs for --count or --duration as given', () => {
-    expect(planBench(request({ count: 500 }))[0]?.length).toEqual({ kind: 'count', count: 500 });
-    expect(planBench(request({ durationSeconds: 2.5 }))[0]?.length).toEqual({
+    expect(planBench(benchRequest({ count: 500 }))[0]?.length).toEqual({ kind: 'count', count: 500 });
+    expect(planBench(benchRequest({ durationSeconds: 2.5 }))[0]?.length).toEqual({
       kind: 'duration',
       seconds: 2.5,
     });
@@ -96,8 +79,8 @@ describe('planBench', () => {
   });
 
   it('accepts the smallest size and a publish-only run', () => {
-    expect(planBench(request({ size: MIN_SIZE }))[0]?.size).toBe(MIN_SIZE);
-    expect(planBench(request({ consumers: 0 }))[0]?.consumers).toBe(0);
+    expect(planBench(benchRequest({ size: MIN_SIZE }))[0]?.size).toBe(MIN_SIZE);
+    expect(planBench(benchRequest({ consumers: 0 }))[0]?.consumers).toBe(0);
   });
 
   it('reports every problem at once: the first as the message, the rest below it', () => {
@@ -111,11 +94,11 @@ describe('planBench', () => {
       /^reading a stream needs --acknowledge and --prefetch n: RabbitMQ serves a stream only/,
     );
     expect(usageError({ queueType: 'stream', acknowledge: true }).message).toMatch(/needs --prefetch n/);
-    expect(planBench(request({ queueType: 'stream', acknowledge: true, prefetch: 10 }))[0]?.queueType).toBe(
-      'stream',
-    );
+    expect(
+      planBench(benchRequest({ queueType: 'stream', acknowledge: true, prefetch: 10 }))[0]?.queueType,
+    ).toBe('stream');
     // Publishing alone to a stream needs no consumer settings.
-    expect(planBench(request({ queueType: 'stream', consumers: 0 }))[0]?.consumers).toBe(0);
+    expect(planBench(benchRequest({ queueType: 'stream', consumers: 0 }))[0]?.consumers).toBe(0);
   });
 
   it('cuts the confirm window for big messages so unconfirmed bodies stay within the memory bound', () => {
@@ -126,26 +109,26 @@ describe('planBench', () => {
     expect(confirmWindowFor(1000, 16 * 1024 * 1024)).toBe(3);
     // Small bodies: a Buffer and a Map entry each still count, so a huge window is cut too.
     expect(confirmWindowFor(10_000_000, 12)).toBe(Math.floor(MAX_UNCONFIRMED_BYTES / (12 + 256)));
-    const plans = planBench(request({ size: 16 * 1024 * 1024 }));
+    const plans = planBench(benchRequest({ size: 16 * 1024 * 1024 }));
     expect(plans[0]).toMatchObject({ confirmWindow: 3, confirmAsked: 1000 });
-    expect(planWarnings(request({ size: 16 * 1024 * 1024 }), plans).join('\n')).toMatch(
+    expect(planWarnings(benchRequest({ size: 16 * 1024 * 1024 }), plans).join('\n')).toMatch(
       /the confirm window is 3, not 1,000, for 16,777,216-byte messages/,
     );
   });
 
   it('warns that the broker ignores a prefetch without manual acks', () => {
-    const given = request({ prefetch: 10 });
+    const given = benchRequest({ prefetch: 10 });
     expect(planWarnings(given, planBench(given))).toEqual([
       '--prefetch has no effect without --acknowledge: the broker does not limit auto-ack consumers',
     ]);
-    const manual = request({ prefetch: 10, acknowledge: true });
+    const manual = benchRequest({ prefetch: 10, acknowledge: true });
     expect(planWarnings(manual, planBench(manual))).toEqual([]);
   });
 });
 
 describe('--compare', () => {
   it('runs a baseline and one row per setting, each differing from the baseline in that setting alone', () => {
-    const plans = planBench(request({ compare: true }));
+    const plans = planBench(benchRequest({ compare: true }));
     const variants = [...new Set(plans.map((plan) => plan.variant))];
     expect(variants).toEqual(['baseline', 'auto-ack', 'prefetch 1', 'persistent', 'quorum queue']);
     const baseline = plans[0];
@@ -166,7 +149,7 @@ describe('--compare', () => {
   });
 
   it('runs each row twice: at full speed for throughput, then at a fixed rate for latency', () => {
-    const plans = planBench(request({ compare: true }));
+    const plans = planBench(benchRequest({ compare: true }));
     expect(plans).toHaveLength(10);
     plans.forEach((plan, index) => {
       const [throughput, latency] = [plans[index - (index % 2)], plans[index - (index % 2) + 1]];
@@ -178,12 +161,14 @@ describe('--compare', () => {
     // Ten runs of 2 s, plus their drains of 2 s at most: a class waits well under a minute.
     expect(plans.length * COMPARE_PHASE_SECONDS).toBeLessThanOrEqual(20);
     // --rate sets the latency runs' pace; the throughput runs stay at full speed.
-    const paced = planBench(request({ compare: true, rate: 250 }));
+    const paced = planBench(benchRequest({ compare: true, rate: 250 }));
     expect(paced.map((plan) => plan.rate)).toEqual(Array.from({ length: 5 }, () => [undefined, 250]).flat());
   });
 
   it('keeps the sizes, counts and clients given, and refuses the settings its rows vary', () => {
-    const plans = planBench(request({ compare: true, count: 200, size: 100, producers: 2, consumers: 2 }));
+    const plans = planBench(
+      benchRequest({ compare: true, count: 200, size: 100, producers: 2, consumers: 2 }),
+    );
     expect(plans.every((plan) => plan.size === 100 && plan.producers === 2 && plan.consumers === 2)).toBe(
       true,
     );
@@ -192,7 +177,7 @@ describe('--compare', () => {
       '--compare sets --acknowledge, --queue-type itself (its rows vary ack mode, persistence, queue type and prefetch): leave them out',
     );
     expect(usageError({ compare: true, consumers: 0 }).message).toMatch(/--compare measures consumers too/);
-    expect(compareMatrix(planBench(request())[0] as never, 10)).toHaveLength(10);
+    expect(compareMatrix(planBench(benchRequest())[0] as never, 10)).toHaveLength(10);
   });
 });
 
@@ -219,10 +204,10 @@ describe('sharing out the work', () => {
 
   it("sets a --count run's bar to the deliveries the consumers should see", () => {
     const [stream] = planBench(
-      request({ count: 100, consumers: 2, queueType: 'stream', acknowledge: true, prefetch: 5 }),
+      benchRequest({ count: 100, consumers: 2, queueType: 'stream', acknowledge: true, prefetch: 5 }),
     );
     expect(countGoal(stream as never)).toBe(200);
-    const [publishOnly] = planBench(request({ count: 100, consumers: 0 }));
+    const [publishOnly] = planBench(benchRequest({ count: 100, consumers: 0 }));
     expect(countGoal(publishOnly as never)).toBe(100);
   });
 });

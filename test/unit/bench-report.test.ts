@@ -11,24 +11,10 @@ import {
 } from '../../src/commands/bench/report-text.js';
 import { temporaryQueueNames } from '../../src/commands/bench/run.js';
 import { BenchStats } from '../../src/commands/bench/stats.js';
+import { benchRequest } from './bench-request.js';
 
 function plan(overrides: Partial<BenchRequest> = {}): BenchPlan {
-  return planBench({
-    producers: 1,
-    consumers: 1,
-    size: 12,
-    durationSeconds: undefined,
-    count: 100,
-    rate: undefined,
-    confirm: 1000,
-    persistent: false,
-    acknowledge: false,
-    prefetch: undefined,
-    queueType: undefined,
-    queues: 1,
-    compare: false,
-    ...overrides,
-  })[0] as BenchPlan;
+  return planBench(benchRequest({ count: 100, ...overrides }))[0] as BenchPlan;
 }
 
 function published(sent: number, overrides: Partial<PublishResult> = {}): PublishResult {
@@ -139,21 +125,7 @@ describe('the summary', () => {
 });
 
 describe('the --compare table', () => {
-  const rows = planBench({
-    producers: 1,
-    consumers: 1,
-    size: 12,
-    durationSeconds: undefined,
-    count: 10,
-    rate: undefined,
-    confirm: 1000,
-    persistent: false,
-    acknowledge: false,
-    prefetch: undefined,
-    queueType: undefined,
-    queues: 1,
-    compare: true,
-  });
+  const rows = planBench(benchRequest({ count: 10, compare: true }));
 
   it('has one aligned row per variant: the settings, the full-speed throughput, the latency at the fixed rate', () => {
     // Full speed: 10 messages in 1 s, 2 ms each; at the fixed rate: all 10 received too.

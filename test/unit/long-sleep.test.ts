@@ -1,7 +1,7 @@
 import { setTimeout as timer } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { workDurationMs } from '../../src/worker/policy.js';
 import { MAX_TIMER_MS, sleep, sleepInPieces } from '../../src/worker/long-sleep.js';
+import { workDurationMs } from '../../src/worker/policy.js';
 
 describe('sleep for fake work of any length', () => {
   it('is needed: a long message at a long delay per character passes setTimeout’s limit', () => {

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import {
   characterCount,
   countAbandoned,
+  countLoss,
   DEFAULT_CONSUMER_TIMEOUT_MS,
   decide,
-  countLoss,
   emptyTally,
   finishesWorkInHand,
   isLost,

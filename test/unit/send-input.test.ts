@@ -1,6 +1,6 @@
+import { PassThrough } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { PassThrough } from 'node:stream';
 import { messagesFrom, readUntilAborted, splitLines } from '../../src/commands/send-input.js';
 
 async function collect(source: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<string[]> {

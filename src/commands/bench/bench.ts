@@ -3,14 +3,8 @@ import { QtoolError } from '../../errors.js';
 import { createLiveDisplay } from '../../output/bench-progress.js';
 import { shellQuote } from '../../output/format.js';
 import { type CommandIo, writeLine } from '../io.js';
-import {
-  type BenchPlan,
-  type BenchRequest,
-  COMPARE_LATENCY_RATE,
-  countGoal,
-  planBench,
-  planWarnings,
-} from './plan.js';
+import { COMPARE_LATENCY_RATE } from './defaults.js';
+import { type BenchPlan, type BenchRequest, countGoal, planBench, planWarnings } from './plan.js';
 import type { BenchSummary } from './report.js';
 import { compareHeader, compareNotes, compareTable, rateSetting, summaryLines } from './report-text.js';
 import { type RunOutcome, runBenchOnce } from './run.js';

@@ -5,20 +5,9 @@ import { checkStreamConsumer } from '../queue-request.js';
 import {
   COMPARE_LATENCY_RATE,
   COMPARE_PHASE_SECONDS,
-  DEFAULT_CONFIRM_WINDOW,
   DEFAULT_DURATION_SECONDS,
-  DEFAULT_SIZE,
   MIN_SIZE,
 } from './defaults.js';
-
-export {
-  COMPARE_LATENCY_RATE,
-  COMPARE_PHASE_SECONDS,
-  DEFAULT_CONFIRM_WINDOW,
-  DEFAULT_DURATION_SECONDS,
-  DEFAULT_SIZE,
-  MIN_SIZE,
-};
 
 /** `qtool bench`'s options as given on the command line (parsed, not yet checked together). */
 export interface BenchRequest {
