@@ -4,7 +4,7 @@
 // the per-pair ratios; then where other tools people use stand (Debian's amqp-publish, pika).
 // Not part of qtool: nothing here is built, shipped or run by the test suite. See BENCHMARKS.md.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -37,6 +37,8 @@ function measure(command, commandArgs, { stdin = 'ignore', stdout = 'ignore', en
       stdio: [input, output, 'pipe'],
       env: { ...process.env, NO_COLOR: '1', ...env },
     });
+    // The child has its own copies of the descriptors opened for it.
+    for (const fd of [input, output]) if (typeof fd === 'number') closeSync(fd);
     let stderr = '';
     child.stderr.on('data', (chunk) => {
       stderr += chunk;

@@ -40,7 +40,8 @@ export async function runPeek(
     // Where qtool cannot tell the type (no configure permission) it peeks as at a classic queue;
     // the messages' own x-delivery-count then gives a quorum queue away, for the summary.
     const { type } = await inspectExistingQueue(session.model, queue);
-    if (type === 'quorum' && nackReturnCost(server) === 'limit' && !options.force) {
+    const cost = nackReturnCost(server);
+    if (type === 'quorum' && cost === 'limit' && !options.force) {
       const broker =
         server.version === null ? 'this broker' : `${server.product ?? 'the broker'} ${server.version}`;
       throw new QtoolError(
@@ -89,7 +90,7 @@ export async function runPeek(
       io.stderr,
       `peeked at ${messages.length === ready ? `all ${plural(ready, 'ready message')}` : `the first ${messages.length} of ${plural(ready, 'ready message')}`} in queue '${queue}'; ` +
         (quorum
-          ? `they are back in the queue, though a quorum queue may not keep their order${behindTheOthers(server)}, and the broker now marks them redelivered${returnsCounted(messages, nackReturnCost(server))}.`
+          ? `they are back in the queue, though a quorum queue may not keep their order${behindTheOthers(server)}, and the broker now marks them redelivered${returnsCounted(messages, cost)}.`
           : 'they are back in the queue in the same order, but the broker now marks them redelivered.'),
     );
     return 0;
