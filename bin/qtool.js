@@ -1,16 +1,33 @@
 #!/usr/bin/env node
 // The bin only hands over to the bundled entry (npm run build); everything else lives in src/.
-// Two things happen before it loads, because they must be quick or early:
+// Three things happen before it loads, because they must be quick or early:
 // - `--version` alone is answered from package.json, without loading the CLI at all;
+// - `qtool [command...] --help` is printed from dist/help.json, the pages the build rendered with
+//   the CLI itself, when commander would render it 80 columns wide (a pipe, or a terminal of that
+//   width); any other terminal width, or any other argument, goes to commander as usual;
 // - with --verbose, stack traces are mapped back to src/ through the bundle's source maps.
 import { readFileSync } from 'node:fs';
 
 const args = process.argv.slice(2);
+const read = (path) => readFileSync(new URL(path, import.meta.url), 'utf8');
+const page = helpPage();
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
-  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-  process.stdout.write(`${manifest.version}\n`);
+  process.stdout.write(`${JSON.parse(read('../package.json')).version}\n`);
+} else if (page !== undefined) {
+  process.stdout.write(page);
 } else {
   if (args.includes('--verbose')) process.setSourceMapsEnabled(true);
   const { main } = await import('../dist/cli/main.js');
   process.exitCode = await main(process.argv);
+}
+
+/** The prerendered page for `qtool <words...> --help`, or undefined when commander must answer. */
+function helpPage() {
+  const last = args.at(-1);
+  if (last !== '--help' && last !== '-h') return undefined;
+  const path = args.slice(0, -1);
+  if (path.some((word) => word.startsWith('-'))) return undefined;
+  if (process.stdout.isTTY && process.stdout.columns !== 80) return undefined;
+  const pages = JSON.parse(read('../dist/help.json'));
+  return Object.hasOwn(pages, path.join(' ')) ? pages[path.join(' ')] : undefined;
 }

@@ -4,12 +4,13 @@
 // src/cli/commands/). dist/cli/ sits two levels below the package root, as src/cli/ does, so the
 // paths the code builds from import.meta.url (package.json, bin/qtool.js) hold in both.
 // Type checking is `npm run typecheck`'s job: esbuild only strips the types.
-import { rmSync } from 'node:fs';
+// Then dist/help.json: every help page as the new CLI prints it (src/cli/help-pages.ts).
+import { rmSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
 rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
 await build({
-  entryPoints: ['src/cli/main.ts'],
+  entryPoints: ['src/cli/main.ts', 'src/cli/help-pages.ts'],
   outdir: 'dist/cli',
   bundle: true,
   splitting: true,
@@ -24,3 +25,7 @@ await build({
   },
   logLevel: 'warning',
 });
+
+// Every help page, rendered by the CLI just built, for bin/qtool.js to print without loading it.
+const { renderHelpPages } = await import('../dist/cli/help-pages.js');
+writeFileSync(new URL('../dist/help.json', import.meta.url), `${JSON.stringify(await renderHelpPages())}\n`);

@@ -30,6 +30,9 @@ export function buildProgram(io: CommandIo, result: ProgramResult): Command {
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
+      // A terminal's width, else commander's own 80 columns: the width of the prerendered pages.
+      getOutHelpWidth: () => (io.stdout.isTTY && io.stdout.columns ? io.stdout.columns : 80),
+      getErrHelpWidth: () => (io.stderr.isTTY && io.stderr.columns ? io.stderr.columns : 80),
     });
 
   addHiddenConnectionOptions(program).option('--verbose', 'show stack traces of errors');
