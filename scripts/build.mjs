@@ -10,7 +10,7 @@ import { build } from 'esbuild';
 
 rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
 await build({
-  entryPoints: ['src/cli/main.ts', 'src/cli/help-pages.ts'],
+  entryPoints: ['src/cli/main.ts'],
   outdir: 'dist/cli',
   bundle: true,
   splitting: true,
@@ -26,6 +26,21 @@ await build({
   logLevel: 'warning',
 });
 
-// Every help page, rendered by the CLI just built, for bin/qtool.js to print without loading it.
-const { renderHelpPages } = await import('../dist/cli/help-pages.js');
+// Every help page, rendered by the same sources, for bin/qtool.js to print without loading the CLI.
+// A bundle of its own, used here and removed: as an entry point above it would split main.js in two.
+const renderer = new URL('../dist/cli/help-pages.mjs', import.meta.url); // two levels down, as main.js
+await build({
+  entryPoints: ['src/cli/help-pages.ts'],
+  outfile: renderer.pathname,
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  banner: {
+    js: "import { createRequire as qtoolCreateRequire } from 'node:module'; const require = qtoolCreateRequire(import.meta.url);",
+  },
+  logLevel: 'warning',
+});
+const { renderHelpPages } = await import(renderer);
 writeFileSync(new URL('../dist/help.json', import.meta.url), `${JSON.stringify(await renderHelpPages())}\n`);
+rmSync(renderer);
