@@ -34,6 +34,40 @@ export interface PublishOptions {
    * connection to carry on with, or null to stop. Without it, a lost connection ends publishing.
    */
   reconnect?: () => Promise<ChannelModel | null>;
+  /**
+   * The channel to start on, opened on the same connection with openPublishChannel while the caller
+   * did its own round trips (a one-shot send checks its queue meanwhile). Without it, one is opened.
+   */
+  channel?: Promise<PublishChannel>;
+  /**
+   * The caller closes the connection right after: its close ends the channel too, so closing the
+   * channel first would only cost a round trip. Everything sent has been answered by then.
+   */
+  leaveChannelOpen?: boolean;
+}
+
+/** A channel to publish on, with what became of it from the moment it opened. */
+export interface PublishChannel {
+  channel: Channel | ConfirmChannel;
+  closed: boolean;
+  /** The first error the channel reported, if any. */
+  error: unknown;
+}
+
+/**
+ * Opens a channel for publishAll (a confirm channel with confirms) and starts tracking it at
+ * once, so that a close or an error before publishAll takes it over is not missed.
+ */
+export async function openPublishChannel(model: ChannelModel, confirm: boolean): Promise<PublishChannel> {
+  const channel = confirm ? await model.createConfirmChannel() : await model.createChannel();
+  const opened: PublishChannel = { channel, closed: false, error: undefined };
+  channel.on('error', (error: unknown) => {
+    opened.error ??= error;
+  });
+  channel.on('close', () => {
+    opened.closed = true;
+  });
+  return opened;
 }
 
 export interface PublishResult {
@@ -120,15 +154,15 @@ export async function publishAll(
   }
   let nextId = 0;
 
-  const open = async (on: ChannelModel): Promise<Generation> => {
-    const channel: Channel | ConfirmChannel = options.confirm
-      ? await on.createConfirmChannel()
-      : await on.createChannel();
+  const open = async (on: ChannelModel, ready?: Promise<PublishChannel>): Promise<Generation> => {
+    const opened = await (ready ?? openPublishChannel(on, options.confirm));
+    const channel = opened.channel;
+    result.error ??= opened.error;
     const gen: Generation = {
       model: on,
       channel,
       inFlight: new Map(),
-      closed: false,
+      closed: opened.closed,
       drained: true,
       blockedBy: null,
       counting: true,
@@ -168,7 +202,7 @@ export async function publishAll(
     return gen;
   };
 
-  let gen = await open(model);
+  let gen = await open(model, options.channel);
   // A blocked broker reads nothing more from us, so after Ctrl-C there is nothing worth waiting for.
   const givenUp = () => options.giveUp?.aborted === true || (stopping() && gen.blockedBy !== null);
   const waitUntil = async (condition: () => boolean) => {
@@ -317,7 +351,9 @@ export async function publishAll(
     options.signal?.removeEventListener('abort', wakeUp);
     options.giveUp?.removeEventListener('abort', wakeUp);
     // A blocked broker would never answer channel.close; closing the connection ends the channel.
-    if (!gen.closed && gen.blockedBy === null) await closeChannel(gen.channel);
+    if (!gen.closed && gen.blockedBy === null && options.leaveChannelOpen !== true) {
+      await closeChannel(gen.channel);
+    }
     gen.counting = false;
   }
 

@@ -1,7 +1,12 @@
 import { stat } from 'node:fs/promises';
 import { letPendingIoRun } from '../amqp/connect.js';
 import { explainAmqpError, parseBrokerClose } from '../amqp/explain.js';
-import { type PublishResult, publishAll, releaseBlockedConnection } from '../amqp/publish.js';
+import {
+  openPublishChannel,
+  type PublishResult,
+  publishAll,
+  releaseBlockedConnection,
+} from '../amqp/publish.js';
 import {
   type DurabilityRequest,
   type EnsuredQueue,
@@ -63,6 +68,10 @@ export async function runSend(
     return await withLink(settings, 'send', options.reconnect, async (link) => {
       const session = link.session;
       const { exchange, routingKey, destination } = target;
+      // The channel to publish on opens while the queue is checked: its round trips overlap.
+      const channel = openPublishChannel(session.model, options.confirm);
+      // Awaited by publishAll; if a check fails first, the connection's close ends the channel.
+      channel.catch(() => {});
       // Through the default exchange the routing key *is* the queue: make sure it exists,
       // or the broker would silently drop every message.
       const queue =
@@ -117,6 +126,9 @@ export async function runSend(
           signal: stop.signal,
           giveUp: giveUp.signal,
           reconnect,
+          channel,
+          // withLink closes the connection next.
+          leaveChannelOpen: true,
           onBlocked: (reason) => {
             blockedSince = performance.now();
             say(
