@@ -1,7 +1,7 @@
 import type { ChannelModel } from 'amqplib';
 import { type ConnectionSettings, hostAndPort, nodesOf } from '../config/connection.js';
 import { QtoolError } from '../errors.js';
-import { closeConnection } from './close.js';
+import { BROKER_REPLY_TIMEOUT_MS, closeConnection, NoReplyError } from './close.js';
 import { openConnection } from './connect.js';
 import { explainAmqpError } from './explain.js';
 import { isPermanentConnectFailure } from './reconnect-policy.js';
@@ -95,7 +95,10 @@ function sessionOf(model: ChannelModel, settings: ConnectionSettings, nodeIndex:
       closing = true;
       const outcome = await closeConnection(model);
       // Unconfirmed: whatever was sent last may not have reached the broker, so it is not a clean end.
-      if (outcome !== 'closed') settleLost(endedWhileClosing ?? new Error('Unexpected close'));
+      // A time-out says so itself: the dropped socket's error may not have arrived yet.
+      if (outcome === 'timed-out') {
+        settleLost(new NoReplyError('closing the connection', BROKER_REPLY_TIMEOUT_MS));
+      } else if (outcome !== 'closed') settleLost(endedWhileClosing ?? new Error('Unexpected close'));
     },
   };
 }

@@ -154,17 +154,22 @@ describe('closing never hangs', () => {
   });
 
   it.each([
-    { command: ['declare'], after: undefined },
-    { command: ['peek'], after: 'basic.get' },
-    // The channel close after the publishing, not the one after ensureQueue's look at the queue.
-    { command: ['send', 'confirmed-first'], after: 'basic.publish' },
+    { command: ['declare'], freeze: 'channel.close', after: undefined, closing: 'a channel' },
+    { command: ['peek'], freeze: 'channel.close', after: 'basic.get', closing: 'a channel' },
+    // send leaves its publishing channel to the connection's close: that is the close unanswered.
+    {
+      command: ['send', 'confirmed-first'],
+      freeze: 'connection.close',
+      after: 'basic.publish',
+      closing: 'the connection',
+    },
   ])(
-    '$command.0 ends within seconds when the broker never answers its channel close',
-    async ({ command, after }) => {
+    '$command.0 ends within seconds when the broker never answers its $freeze',
+    async ({ command, freeze, after, closing }) => {
       proxy = await startProxy(broker.amqpUrl);
       const queue = uniqueName(`unanswered-${command[0]}`);
       await send(queue, 'ready');
-      proxy.freezeOn('channel.close', after === undefined ? {} : { after });
+      proxy.freezeOn(freeze, after === undefined ? {} : { after });
       const startedAt = Date.now();
       const result = await runCli([command[0] as string, '--queue', queue, ...command.slice(1)], {
         env: { AMQP_URL: proxy.url },
@@ -174,7 +179,7 @@ describe('closing never hangs', () => {
       expect(Date.now() - startedAt).toBeLessThan(15_000);
       expect(result.exitCode).toBe(1);
       expect(result.stderr).toContain(
-        'did not answer within 5 s while qtool was closing a channel, so qtool dropped the connection',
+        `did not answer within 5 s while qtool was closing ${closing}, so qtool dropped the connection`,
       );
       expect(result.stderr).toContain('What the broker confirmed before stands.');
       expect(result.stderr).not.toMatch(STACK_TRACE);
