@@ -1,15 +1,19 @@
 #!/usr/bin/env node
 // The bin only hands over to the bundled entry (npm run build); everything else lives in src/.
-// Three things happen before it loads, because they must be quick or early:
+// It is CommonJS (bin/package.json says so) because Node starts a CommonJS file with less work
+// than an ES module, which is most of what `--version` and `--help` cost. Three things happen
+// before the CLI loads, because they must be quick or early:
 // - `--version` alone is answered from package.json, without loading the CLI at all;
 // - `qtool [command...] --help` is printed from dist/help.json, the pages the build rendered with
 //   the CLI itself, when commander would render it 80 columns wide (a pipe, or a terminal of that
 //   width); any other terminal width, or any other argument, goes to commander as usual;
 // - with --verbose, stack traces are mapped back to src/ through the bundle's source maps.
-import { readFileSync } from 'node:fs';
+'use strict';
+const { readFileSync } = require('node:fs');
+const { join } = require('node:path');
 
 const args = process.argv.slice(2);
-const read = (path) => readFileSync(new URL(path, import.meta.url), 'utf8');
+const read = (path) => readFileSync(join(__dirname, path), 'utf8');
 const page = helpPage();
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   process.stdout.write(`${JSON.parse(read('../package.json')).version}\n`);
@@ -17,8 +21,9 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   process.stdout.write(page);
 } else {
   if (args.includes('--verbose')) process.setSourceMapsEnabled(true);
-  const { main } = await import('../dist/cli/main.js');
-  process.exitCode = await main(process.argv);
+  import('../dist/cli/main.js').then(async ({ main }) => {
+    process.exitCode = await main(process.argv);
+  });
 }
 
 /** The prerendered page for `qtool <words...> --help`, or undefined when commander must answer. */

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderHelpPages } from '../../src/cli/help-pages.js';
@@ -45,6 +45,7 @@ describe('when the bin answers --help itself', () => {
     await mkdir(join(folder, 'dist', 'cli'), { recursive: true });
     bin = join(folder, 'bin', 'qtool.js');
     await copyFile(QTOOL_BIN, bin);
+    await copyFile(join(dirname(QTOOL_BIN), 'package.json'), join(folder, 'bin', 'package.json'));
     await writeFile(join(folder, 'package.json'), '{"type":"module","version":"9.9.9"}\n');
     await writeFile(
       join(folder, 'dist', 'help.json'),
