@@ -39,6 +39,7 @@ import {
 } from '../worker/policy.js';
 import { type ConsumerRetry, consumerRetry, explainConsumerStop } from './consumer-stop.js';
 import type { CommandIo } from './io.js';
+import type { JobOptions } from './job-worker.js';
 import { deliveryLimitNoticeFor } from './quorum-notice.js';
 import { lostLine, nodeInUse, type ReconnectOptions, reconnectSaying, withLink } from './with-link.js';
 
@@ -57,6 +58,8 @@ export interface QprocessorOptions {
   durability: DurabilityRequest;
   queueType: QueueType | undefined;
   reconnect: ReconnectOptions;
+  /** --exec and its options: run a command per message instead of the fake work. */
+  job?: JobOptions | undefined;
 }
 
 /** A short id so side-by-side panes can be told apart without `--name`. */
@@ -72,6 +75,10 @@ export async function runQprocessor(
   io: CommandIo,
 ): Promise<number> {
   const name = options.name ?? defaultWorkerName();
+  if (options.job !== undefined) {
+    const { runJobWorker } = await import('./job-worker.js');
+    return runJobWorker(settings, name, options, options.job, io);
+  }
   const policy: WorkerPolicy = {
     ackMode: options.acknowledge ? 'manual' : 'auto',
     loseEvery: options.loseEvery,
