@@ -35,6 +35,7 @@ import type { AckMode } from '../worker/policy.js';
 import { type ConsumerRetry, consumerRetry, explainConsumerStop } from './consumer-stop.js';
 import type { CommandIo } from './io.js';
 import type { QprocessorOptions } from './qprocessor.js';
+import { publishReply, replyToOf } from './reply.js';
 import { type JobRun, runJob } from './run-job.js';
 import { lostLine, nodeInUse, reconnectSaying, withLink } from './with-link.js';
 
@@ -298,23 +299,21 @@ export async function runJobWorker(
       failure: string | undefined,
     ): Promise<void> => {
       const props = message.properties;
-      const replyTo = typeof props.replyTo === 'string' && props.replyTo !== '' ? props.replyTo : undefined;
+      const replyTo = replyToOf(props);
       if (replyTo === undefined) return;
       const publisher = await publisherFor(gen);
       if (publisher === undefined) throw new StaleDelivery();
-      const correlationId =
-        typeof props.correlationId === 'string' && props.correlationId !== ''
-          ? props.correlationId
-          : info.messageId;
-      await publisher.publish(replyTo, run.stdout, {
-        ...(correlationId === undefined ? {} : { correlationId }),
-        headers: replyHeaders({
+      await publishReply(
+        publisher,
+        props,
+        run.stdout,
+        replyHeaders({
           exitCode: replyExitCode(run, (signal) => osConstants.signals[signal] ?? 0),
           durationMs: run.durationMs,
           worker: name,
           ...(failure === undefined ? {} : { failure: { reason: failure, signal: run.signal } }),
         }),
-      });
+      );
       report.replied(info, replyTo);
     };
 

@@ -309,6 +309,31 @@ describe('qprocessor --exec', () => {
     await withChannel(broker.amqpUrl, (channel) => channel.deleteQueue(replies));
   });
 
+  it('the fake worker (no --exec) replies too, with the processed text and exit code 0, before its ack', async () => {
+    const queue = uniqueName('fake-reply');
+    const replies = uniqueName('replies');
+    await withChannel(broker.amqpUrl, (channel) => channel.assertQueue(replies, { durable: false }));
+    const worker = await startWorker(queue, 'faker', ['--acknowledge', '--json', '--delay-per-char', '0']);
+    await publish(queue, 'echo me', { messageId: 'fm-1', replyTo: replies });
+    await publish(queue, 'no reply wanted', { messageId: 'fm-2' });
+    await eventually(() => eventsNamed(worker, 'acked').length === 2, 'both acked');
+    await stop(worker);
+    expect(eventsNamed(worker, 'replied').map((e) => e.body)).toEqual(['echo me']);
+    const got = await takeAll(replies);
+    expect(got).toHaveLength(1);
+    expect(got[0]?.content.toString()).toBe('echo me');
+    expect(got[0]?.properties.correlationId).toBe('fm-1');
+    expect(got[0]?.properties.headers?.['x-qtool-exit-code']).toBe(0);
+    expect(got[0]?.properties.headers?.['x-qtool-worker']).toBe('faker');
+    expect(typeof got[0]?.properties.headers?.['x-qtool-duration-ms']).toBe('number');
+    // The reply came before the ack in the worker's own account.
+    const kinds = events(worker)
+      .filter((e) => e.body === 'echo me')
+      .map((e) => e.event);
+    expect(kinds).toEqual(['received', 'replied', 'processed', 'acked']);
+    await withChannel(broker.amqpUrl, (channel) => channel.deleteQueue(replies));
+  });
+
   it('a reply goes out only once the job is finished for good, not on a failure that is retried', async () => {
     const queue = uniqueName('exec-reply-retry');
     const replies = uniqueName('replies');
