@@ -490,7 +490,6 @@ function describeStart(
       : `job time-out ${job.timeoutSeconds} s (SIGKILL ${job.killAfterSeconds} s later)`,
     heartbeat === 0 ? 'heartbeats off' : `heartbeat ${heartbeat} s`,
   ];
-  if (options.loseEvery !== undefined) parts.push('--lose-every ignored with --exec');
   return `${parts.join(', ')}. Ctrl-C to stop.`;
 }
 

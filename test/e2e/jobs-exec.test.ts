@@ -275,6 +275,38 @@ describe('qprocessor --exec', () => {
     expect(latestStart < earliestEnd).toBe(true);
   });
 
+  it('Ctrl-C takes no new job but lets the ones running finish, and acks them', async () => {
+    const queue = uniqueName('exec-stop');
+    const release = join(folder, `${queue}.release`);
+    const worker = await startWorker(queue, 'calm', [
+      '--acknowledge',
+      '--json',
+      '--concurrency',
+      '2',
+      '--exec',
+      `echo "working on $(cat)"; while [ ! -f ${release} ]; do sleep 0.05; done`,
+    ]);
+    for (const body of ['one', 'two', 'three']) await publish(queue, body, { messageId: body });
+    await eventually(() => eventsNamed(worker, 'output').length === 2, 'two jobs running');
+    worker.signal('SIGINT');
+    await worker.waitFor(/stopping: finishing the jobs in hand/, { stream: 'stderr' });
+    await writeFile(release, '');
+    const result = await worker.finished();
+    expect(result.exitCode, result.stderr).toBe(0);
+    const output = eventsNamed(worker, 'output').map((e) => [e.messageId, e.stream, e.line]);
+    expect(output.sort()).toEqual([
+      ['one', 'stdout', 'working on one'],
+      ['two', 'stdout', 'working on two'],
+    ]);
+    expect(
+      eventsNamed(worker, 'acked')
+        .map((e) => e.messageId)
+        .sort(),
+    ).toEqual(['one', 'two']);
+    // The third was never started: it went back to the queue with the channel.
+    await eventually(async () => (await ready(queue)) === 1, 'the third back in the queue');
+  });
+
   it('replies to reply_to with the stdout and the exit code, duration and worker in headers', async () => {
     const queue = uniqueName('exec-reply');
     const replies = uniqueName('replies');
