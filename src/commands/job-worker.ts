@@ -376,7 +376,7 @@ export async function runJobWorker(
 
         if (!started) {
           started = true;
-          report.notice(describeStart(link, session.settings, options, job, prefetch, ackMode, heartbeat));
+          report.notice(describeStart(link, session.settings, job, prefetch, ackMode, heartbeat));
           report.notice(mechanismLine(ackMode, job, { queue, retryQueue, failedQueue }, queueType, session));
           if (raisedFrom !== undefined) {
             report.warn(
@@ -473,7 +473,6 @@ function inFlightAccount(ackMode: AckMode, count: number): string | undefined {
 function describeStart(
   link: Link,
   settings: ConnectionSettings,
-  options: QprocessorOptions,
   job: JobOptions,
   prefetch: number | undefined,
   ackMode: AckMode,
