@@ -31,7 +31,7 @@ import {
   retryHeaders,
   retryQueueName,
 } from '../worker/job-policy.js';
-import type { AckMode } from '../worker/policy.js';
+import { type AckMode, DEFAULT_CONSUMER_TIMEOUT_MS } from '../worker/policy.js';
 import { type ConsumerRetry, consumerRetry, explainConsumerStop } from './consumer-stop.js';
 import type { CommandIo } from './io.js';
 import type { QprocessorOptions } from './qprocessor.js';
@@ -177,10 +177,7 @@ export async function runJobWorker(
       const attempt = attemptsSoFar(props.headers) + 1;
       const info: JobInfo = {
         body: message.content,
-        label:
-          typeof props.messageId === 'string' && props.messageId !== ''
-            ? props.messageId
-            : `#${message.fields.deliveryTag}`,
+        label: jobLabel(props.messageId, message.fields.deliveryTag),
         messageId: typeof props.messageId === 'string' ? props.messageId : undefined,
         redelivered: message.fields.redelivered,
         deliveryCount: deliveryCountOf(message),
@@ -383,6 +380,15 @@ export async function runJobWorker(
               `--prefetch ${raisedFrom} raised to ${prefetch} so that --concurrency ${job.concurrency} jobs can run at once`,
             );
           }
+          if (
+            ackMode === 'manual' &&
+            job.timeoutSeconds !== undefined &&
+            job.timeoutSeconds * 1000 > DEFAULT_CONSUMER_TIMEOUT_MS
+          ) {
+            report.warn(
+              `--job-timeout ${job.timeoutSeconds} s outlasts the broker's consumer timeout (30 min by default): a job that long makes the broker close the channel and redeliver its message before the ack`,
+            );
+          }
           if (options.prefetch !== undefined && ackMode === 'auto') {
             report.warn(
               '--prefetch has no effect without --acknowledge: the broker does not limit auto-ack consumers',
@@ -438,6 +444,16 @@ export async function runJobWorker(
       stopListening();
     }
   });
+}
+
+/**
+ * How a job is named on its lines: its message id, quoted when it holds characters that would
+ * garble a terminal line; `#<delivery tag>` without one.
+ */
+function jobLabel(messageId: unknown, deliveryTag: number): string {
+  if (typeof messageId !== 'string' || messageId === '') return `#${deliveryTag}`;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we look for
+  return /[\u0000-\u001f\u007f\s]/.test(messageId) ? JSON.stringify(messageId) : messageId;
 }
 
 /** A job's message whose channel is gone: its outcome is not published and it is not acked. */

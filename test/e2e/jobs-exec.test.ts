@@ -440,6 +440,24 @@ describe('qprocessor --exec', () => {
     },
   );
 
+  it('stops with a plain message when <queue>.retry exists with other settings', async () => {
+    const queue = uniqueName('exec-clash');
+    await withChannel(broker.amqpUrl, (channel) => channel.assertQueue(`${queue}.retry`, { durable: true }));
+    const result = await runCli(
+      ['qprocessor', '--queue', queue, '--acknowledge', '--retries', '1', '--exec', 'true'],
+      {
+        env,
+      },
+    );
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toMatch(
+      new RegExp(`queue '${queue}.retry' exists with other settings than a retry queue for '${queue}' needs`),
+    );
+    expect(result.stderr).toMatch(/qtool delete --queue \S+\.retry --force/);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    await withChannel(broker.amqpUrl, (channel) => channel.deleteQueue(`${queue}.retry`));
+  });
+
   it.each([
     [['qprocessor', '--retries', '2'], /--retries needs --exec/],
     [['qprocessor', '--concurrency', '2'], /--concurrency needs --exec/],
