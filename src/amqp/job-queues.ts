@@ -59,9 +59,22 @@ export interface JobPublisher {
    * closes before confirming: then the caller must not ack what the message stands for.
    */
   publish(queue: string, content: Buffer, options: Options.Publish): Promise<void>;
+  /**
+   * Publishes a message that must land in `queue` (a retry or a failed copy, whose original is
+   * acked next): mandatory, on a confirm channel of its own, so a return (the queue was deleted
+   * meanwhile) is known before the confirm. Rejects with UnroutableError when it came back.
+   */
+  publishInto(queue: string, content: Buffer, options: Options.Publish): Promise<void>;
   /** Whether the channel is still open. */
   isOpen(): boolean;
   close(): Promise<void>;
+}
+
+/** A mandatory publish came back: no queue by that name. */
+export class UnroutableError extends QtoolError {
+  constructor(readonly queue: string) {
+    super(`queue '${queue}' does not exist (the broker returned the message)`);
+  }
 }
 
 export async function openJobPublisher(model: ChannelModel): Promise<JobPublisher> {
@@ -87,6 +100,31 @@ export async function openJobPublisher(model: ChannelModel): Promise<JobPublishe
           reject(error);
         }
       });
+    },
+    async publishInto(queue, content, options) {
+      // Its own channel: a return carries no delivery tag, so on a shared channel it could not be
+      // told apart from another job's publish. Failures are rare enough for a channel each.
+      const own = await model.createConfirmChannel();
+      let returned = false;
+      let ownError: unknown;
+      own.on('error', (error: unknown) => {
+        ownError = error;
+      });
+      own.on('return', () => {
+        returned = true;
+      });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          own.publish('', queue, content, { ...options, mandatory: true }, (error: unknown) => {
+            if (error === null || error === undefined) resolve();
+            else reject(ownError ?? error);
+          });
+        });
+      } finally {
+        await closeChannel(own);
+      }
+      // The broker sends basic.return before the basic.ack of the same message.
+      if (returned) throw new UnroutableError(queue);
     },
     isOpen: () => !closed,
     async close() {

@@ -4,7 +4,7 @@ import { negotiatedHeartbeat } from '../amqp/connect.js';
 import { type CloseOutcome, type ConsumeMessage, type Consumer, startConsumer } from '../amqp/consume.js';
 import { deliveryCountOf } from '../amqp/delivery-count.js';
 import { explainAmqpError } from '../amqp/explain.js';
-import { ensureJobQueues, type JobPublisher, openJobPublisher } from '../amqp/job-queues.js';
+import { ensureJobQueues, type JobPublisher, openJobPublisher, UnroutableError } from '../amqp/job-queues.js';
 import type { Link } from '../amqp/link.js';
 import { ensureQueue, inspectExistingQueue } from '../amqp/queue.js';
 import type { QueueType } from '../amqp/queue-type.js';
@@ -89,6 +89,7 @@ export async function runJobWorker(
       `queue name '${queue}' is too long for --exec with --acknowledge: '${retryQueue}' would exceed ${MAX_QUEUE_NAME_BYTES} bytes`,
     );
   }
+  const jobQueues = { queue, retry: job.retries > 0 ? retryQueue : undefined, failed: failedQueue };
   const { prefetch, raisedFrom } = jobPrefetch(job.concurrency, options.prefetch, ackMode);
   const style = createStyle(options.json ? 0 : colorLevel(io.env, Boolean(io.stdout.isTTY)));
   const report = createJobReporter({ name, json: options.json, style, stdout: io.stdout, stderr: io.stderr });
@@ -212,21 +213,20 @@ export async function runJobWorker(
       }
       try {
         if (succeeded) {
-          tally.succeeded += 1;
           await reply(gen, info, message, run, undefined);
           if (stale()) throw new StaleDelivery();
           if (ackMode === 'manual') gen.consumer?.ack(message);
+          tally.succeeded += 1;
           report.succeeded(info, run.durationMs, ackMode === 'manual');
           return;
         }
-        tally.failed += 1;
         const reason = failureReason(run, job.timeoutSeconds);
         const next = afterFailure(attempt, job.retries, ackMode);
         let fate: FailureFate;
         if (next.action === 'retry') {
           const publisher = await publisherFor(gen);
           if (publisher === undefined) throw new StaleDelivery();
-          await publisher.publish(retryQueue, message.content, {
+          await publishCopy(gen, publisher, retryQueue, message.content, {
             ...carriedProperties(props),
             headers: retryHeaders(props.headers, next.attempts),
             expiration: String(Math.round(job.retryDelaySeconds * 1000)),
@@ -242,7 +242,7 @@ export async function runJobWorker(
         } else if (next.action === 'fail') {
           const publisher = await publisherFor(gen);
           if (publisher === undefined) throw new StaleDelivery();
-          await publisher.publish(failedQueue, message.content, {
+          await publishCopy(gen, publisher, failedQueue, message.content, {
             ...carriedProperties(props),
             headers: failedHeaders(props.headers, {
               exit: run,
@@ -262,13 +262,10 @@ export async function runJobWorker(
         }
         if (stale()) throw new StaleDelivery();
         if (ackMode === 'manual') gen.consumer?.ack(message);
+        tally.failed += 1;
         report.failed(info, reason, run.durationMs, fate);
       } catch (error) {
-        if (ackMode === 'auto' && error instanceof StaleDelivery) {
-          report.warn(`${info.label}: its reply was not sent: the connection is down`);
-          return;
-        }
-        if (error instanceof StaleDelivery || stale()) {
+        if (stale()) {
           tally.dropped += 1;
           report.dropped(info, succeeded);
           return;
@@ -287,6 +284,28 @@ export async function runJobWorker(
       }
     };
 
+    /**
+     * Puts a copy of a failed message into the retry or failed queue. When that queue was deleted
+     * while the worker ran, declares the job queues again and tries once more, so the copy is never
+     * confirmed into nowhere and its original acked.
+     */
+    const publishCopy = async (
+      gen: Generation,
+      publisher: JobPublisher,
+      into: string,
+      content: Buffer,
+      options: Options.Publish,
+    ): Promise<void> => {
+      try {
+        await publisher.publishInto(into, content, options);
+      } catch (error) {
+        if (!(error instanceof UnroutableError)) throw error;
+        report.warn(`queue '${into}' is gone: declaring it again`);
+        await ensureJobQueues(gen.session.model, jobQueues, gen.session.settings);
+        await publisher.publishInto(into, content, options);
+      }
+    };
+
     /** Publishes the result to reply_to, when the message has one, and waits for the broker's confirm. */
     const reply = async (
       gen: Generation,
@@ -298,20 +317,31 @@ export async function runJobWorker(
       const props = message.properties;
       const replyTo = replyToOf(props);
       if (replyTo === undefined) return;
-      const publisher = await publisherFor(gen);
-      if (publisher === undefined) throw new StaleDelivery();
-      await publishReply(
-        publisher,
-        props,
-        run.stdout,
-        replyHeaders({
-          exitCode: replyExitCode(run, (signal) => osConstants.signals[signal] ?? 0),
-          durationMs: run.durationMs,
-          worker: name,
-          ...(failure === undefined ? {} : { failure: { reason: failure, signal: run.signal } }),
-        }),
-      );
-      report.replied(info, replyTo);
+      try {
+        const publisher = await publisherFor(gen);
+        if (publisher === undefined) throw new StaleDelivery();
+        await publishReply(
+          publisher,
+          props,
+          run.stdout,
+          replyHeaders({
+            exitCode: replyExitCode(run, (signal) => osConstants.signals[signal] ?? 0),
+            durationMs: run.durationMs,
+            worker: name,
+            ...(failure === undefined ? {} : { failure: { reason: failure, signal: run.signal } }),
+          }),
+        );
+        report.replied(info, replyTo);
+      } catch (error) {
+        // With manual acks the message is not acked without its reply: the caller decides.
+        if (ackMode === 'manual') throw error;
+        // With auto-ack the job's outcome stands whatever becomes of its reply.
+        const why =
+          error instanceof StaleDelivery
+            ? 'the connection is down'
+            : explainAmqpError(error, gen.session.settings).message;
+        report.warn(`${info.label}: its reply to '${replyTo}' was not sent: ${why}`);
+      }
     };
 
     let started = false;
@@ -343,11 +373,7 @@ export async function runJobWorker(
               queueType = ensured.type ?? (await inspectExistingQueue(session.model, queue)).type;
             }
             if (ackMode === 'manual') {
-              await ensureJobQueues(
-                session.model,
-                { queue, retry: job.retries > 0 ? retryQueue : undefined, failed: failedQueue },
-                session.settings,
-              );
+              await ensureJobQueues(session.model, jobQueues, session.settings);
             }
           }
           gen.publisher = await openJobPublisher(session.model);

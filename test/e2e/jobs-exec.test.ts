@@ -440,6 +440,20 @@ describe('qprocessor --exec', () => {
     },
   );
 
+  it('declares <queue>.failed again when it was deleted under the worker, so the copy is not confirmed into nowhere', async () => {
+    const queue = uniqueName('exec-refail');
+    const worker = await startWorker(queue, 'keeper', ['--acknowledge', '--exec', 'exit 9']);
+    await withChannel(broker.amqpUrl, (channel) => channel.deleteQueue(`${queue}.failed`));
+    await publish(queue, 'orphan', { messageId: 'o-1' });
+    await worker.waitFor(/FAILED +"orphan" o-1 exit code 9 .*moved to/);
+    await stop(worker);
+    expect(worker.stderr()).toMatch(
+      new RegExp(`warning: queue '${queue}.failed' is gone: declaring it again`),
+    );
+    const failed = await takeAll(`${queue}.failed`);
+    expect(failed.map((m) => m.content.toString())).toEqual(['orphan']);
+  });
+
   it('stops with a plain message when <queue>.retry exists with other settings', async () => {
     const queue = uniqueName('exec-clash');
     await withChannel(broker.amqpUrl, (channel) => channel.assertQueue(`${queue}.retry`, { durable: true }));
