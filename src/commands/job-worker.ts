@@ -426,11 +426,10 @@ export async function runJobWorker(
 
         const ended = gen.failure;
         if (ended !== undefined && !stopping) {
-          const inFlight = running.size;
+          const inFlight = [...running.values()].filter((delivery) => delivery.gen === gen).length;
           const account = inFlightAccount(ackMode, inFlight);
           if (ended.retry === 'none' || (ended.retry === 'connection' && !options.reconnect.enabled)) {
             report.tally(tally, ackMode === 'auto' ? inbox.length : 0);
-            jobsEnd.abort();
             if (account !== undefined) report.notice(account);
             throw ended.error;
           }
@@ -467,6 +466,8 @@ export async function runJobWorker(
         return 0;
       }
     } finally {
+      // Leaving on an error (a deleted queue, a reconnect given up): no job may outlive its worker.
+      jobsEnd.abort();
       stopListening();
     }
   });

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { StringDecoder } from 'node:string_decoder';
 import type { JobExit } from '../worker/job-policy.js';
 
 export interface JobRequest {
@@ -86,9 +87,11 @@ export function runJob(request: JobRequest): Promise<JobRun> {
       if (partial[stream] !== '') request.onLine(stream, partial[stream]);
       partial[stream] = '';
     };
+    // Its own decoder: a chunk may end in the middle of a character.
+    const stdoutText = new StringDecoder('utf8');
     child.stdout.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
-      take('stdout', chunk.toString('utf8'));
+      take('stdout', stdoutText.write(chunk));
     });
     child.stderr.setEncoding('utf8').on('data', (text: string) => take('stderr', text));
     // A command that does not read its input closes the pipe early: that is its business.

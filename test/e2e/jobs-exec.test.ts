@@ -454,6 +454,35 @@ describe('qprocessor --exec', () => {
     expect(failed.map((m) => m.content.toString())).toEqual(['orphan']);
   });
 
+  it('when its queue is deleted the worker exits 1, and the job it was running does not outlive it', async () => {
+    const queue = uniqueName('exec-gone');
+    const pidFile = join(folder, `${queue}.pid`);
+    const worker = await startWorker(queue, 'doomed', [
+      '--acknowledge',
+      '--exec',
+      `echo $$ > ${pidFile}; exec sleep 60`,
+    ]);
+    await publish(queue, 'long', { messageId: 'g-1' });
+    await eventually(
+      async () => (await readFile(pidFile, 'utf8').catch(() => '')).trim() !== '',
+      'the job started',
+    );
+    const pid = Number((await readFile(pidFile, 'utf8')).trim());
+    await withChannel(broker.amqpUrl, (channel) => channel.deleteQueue(queue));
+    const result = await worker.finished();
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toMatch(new RegExp(`queue '${queue}' was deleted`));
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await eventually(() => !alive(), 'the job gone with its worker', 5_000);
+  });
+
   it('stops with a plain message when <queue>.retry exists with other settings', async () => {
     const queue = uniqueName('exec-clash');
     await withChannel(broker.amqpUrl, (channel) => channel.assertQueue(`${queue}.retry`, { durable: true }));
