@@ -62,8 +62,11 @@ export function afterFailure(attempt: number, retries: number, ackMode: AckMode)
 /**
  * The attempts made before this delivery, from the header qtool put on a retried message. Anything
  * else there (a missing header, a string, a negative number) counts as none: the message is new.
+ * So does a message requeued from `.failed` as it was (it still carries `x-qtool-failed-at`, which
+ * a retried copy never does): requeueing a failed job gives it a fresh set of retries, as RQ's does.
  */
 export function attemptsSoFar(headers: Record<string, unknown> | undefined): number {
+  if (headers?.['x-qtool-failed-at'] !== undefined) return 0;
   const value = headers?.[ATTEMPTS_HEADER];
   const number = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : Number.NaN;
   return Number.isSafeInteger(number) && number > 0 ? number : 0;

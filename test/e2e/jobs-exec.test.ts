@@ -166,6 +166,35 @@ describe('qprocessor --exec', () => {
     expect(String(headers['x-qtool-failed-at'])).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   });
 
+  it('a message requeued from .failed as it is gets a fresh set of retries', async () => {
+    const queue = uniqueName('exec-requeue');
+    const worker = await startWorker(queue, 'again', [
+      '--acknowledge',
+      '--json',
+      '--retries',
+      '1',
+      '--retry-delay',
+      '0',
+      '--exec',
+      'exit 2',
+    ]);
+    await publish(queue, 'twice', { messageId: 'rq-1' });
+    await eventually(async () => (await ready(`${queue}.failed`)) === 1, 'the first round in .failed');
+    const [first] = await takeAll(`${queue}.failed`);
+    if (first === undefined) throw new Error('nothing in .failed');
+    // What a requeue that keeps everything does: the same body, properties and headers, back to the work queue.
+    await publish(queue, first.content.toString(), {
+      messageId: first.properties.messageId,
+      headers: first.properties.headers,
+    });
+    await eventually(async () => (await ready(`${queue}.failed`)) === 1, 'the second round in .failed');
+    await eventually(() => eventsNamed(worker, 'failed').length === 4, 'four failures reported');
+    await stop(worker);
+    expect(eventsNamed(worker, 'received').map((e) => e.attempt)).toEqual([1, 2, 1, 2]);
+    const [second] = await takeAll(`${queue}.failed`);
+    expect(second?.properties.headers?.['x-qtool-attempts']).toBe(2);
+  });
+
   it('on a quorum queue retries the same way, and says what becomes of the broker delivery limit', async () => {
     const queue = uniqueName('exec-quorum');
     const worker = await startWorker(queue, 'q', [

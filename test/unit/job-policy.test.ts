@@ -72,6 +72,16 @@ describe('after attempt k fails', () => {
     expect(attemptsSoFar({ 'x-qtool-attempts': 1.5 })).toBe(0);
     expect(attemptsSoFar({ 'x-qtool-attempts': 'many' })).toBe(0);
   });
+
+  it('a message requeued from .failed with its headers starts a fresh count', () => {
+    expect(attemptsSoFar({ 'x-qtool-attempts': 3, 'x-qtool-failed-at': '2026-12-04T03:00:00.000Z' })).toBe(0);
+    // A retried copy keeps none of the failure headers, so its count goes on.
+    const retried = retryHeaders(
+      { 'x-qtool-failed-at': '2026-12-04T03:00:00.000Z', 'x-qtool-attempts': 3 },
+      1,
+    );
+    expect(attemptsSoFar(retried)).toBe(1);
+  });
 });
 
 describe('headers', () => {
