@@ -9,6 +9,7 @@ import {
 } from '../amqp/consume.js';
 import { deliveryCountOf } from '../amqp/delivery-count.js';
 import { explainAmqpError, isBrokerShutdown } from '../amqp/explain.js';
+import { type JobPublisher, openJobPublisher } from '../amqp/job-queues.js';
 import type { Link } from '../amqp/link.js';
 import {
   type DurabilityRequest,
@@ -23,6 +24,7 @@ import { EXIT_CRASH, QtoolError } from '../errors.js';
 import { formatDuration } from '../output/format.js';
 import { colorLevel, createStyle } from '../output/style.js';
 import { createWorkerReporter, type DeliveryInfo, type UnstartedLoss } from '../output/worker-report.js';
+import { replyHeaders } from '../worker/job-policy.js';
 import { sleep } from '../worker/long-sleep.js';
 import { type ConnectionEnd, type HeldMessages, heldMessagesFate } from '../worker/message-fate.js';
 import {
@@ -39,7 +41,9 @@ import {
 } from '../worker/policy.js';
 import { type ConsumerRetry, consumerRetry, explainConsumerStop } from './consumer-stop.js';
 import type { CommandIo } from './io.js';
+import type { JobOptions } from './job-worker.js';
 import { deliveryLimitNoticeFor } from './quorum-notice.js';
+import { publishReply, replyToOf } from './reply.js';
 import { lostLine, nodeInUse, type ReconnectOptions, reconnectSaying, withLink } from './with-link.js';
 
 export interface QprocessorOptions {
@@ -57,6 +61,8 @@ export interface QprocessorOptions {
   durability: DurabilityRequest;
   queueType: QueueType | undefined;
   reconnect: ReconnectOptions;
+  /** --exec and its options: run a command per message instead of the fake work. */
+  job?: JobOptions | undefined;
 }
 
 /** A short id so side-by-side panes can be told apart without `--name`. */
@@ -72,6 +78,10 @@ export async function runQprocessor(
   io: CommandIo,
 ): Promise<number> {
   const name = options.name ?? defaultWorkerName();
+  if (options.job !== undefined) {
+    const { runJobWorker } = await import('./job-worker.js');
+    return runJobWorker(settings, name, options, options.job, io);
+  }
   const policy: WorkerPolicy = {
     ackMode: options.acknowledge ? 'manual' : 'auto',
     loseEvery: options.loseEvery,
@@ -134,6 +144,8 @@ export async function runQprocessor(
         // Deliveries wait here and are worked on one at a time, as a single-threaded worker does.
         // A new one per consumer: with manual acks, what a lost channel delivered is the broker's again.
         const inbox: ConsumeMessage[] = [];
+        /** The confirm channel replies go out on, opened with the first message that has a reply_to. */
+        let replies: JobPublisher | undefined;
         /** Set when the consumer's channel or the connection ends under us, or the broker cancels us. */
         let failure: WorkerFailure | undefined;
         // Set from callbacks, so TypeScript's narrowing of `failure` inside the loop does not hold.
@@ -272,6 +284,24 @@ export async function runQprocessor(
           // A busy wait starves the event loop: let socket reads run, so a connection the broker
           // dropped meanwhile is noticed before we claim an ack.
           if (options.block) await letPendingIoRun();
+          // The result goes to reply_to before the ack: a sender waiting for it must not lose it to
+          // a worker that dies in between (the broker would run the job again and reply then).
+          if (replyToOf(message.properties) !== undefined && !abandon.signal.aborted && !session.isLost()) {
+            try {
+              replies = replies?.isOpen() ? replies : await openJobPublisher(session.model);
+              await publishReply(
+                replies,
+                message.properties,
+                message.content,
+                replyHeaders({ exitCode: 0, durationMs: elapsed, worker: name }),
+              );
+              report.replied(delivery, message.properties.replyTo as string);
+            } catch (error) {
+              if (!session.isLost()) {
+                report.warn(`could not send the reply: ${explainAmqpError(error, session.settings).message}`);
+              }
+            }
+          }
           if (abandon.signal.aborted || (session.isLost() && !finishesHeld)) {
             await failureKnown;
             blockedMs = options.block ? elapsed : 0;

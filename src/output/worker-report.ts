@@ -3,7 +3,7 @@ import type { Tally } from '../worker/policy.js';
 import { clockTime, formatDuration, plural } from './format.js';
 import type { Style } from './style.js';
 
-export type WorkerEventName = 'received' | 'processed' | 'lost' | 'acked' | 'requeued';
+export type WorkerEventName = 'received' | 'processed' | 'lost' | 'acked' | 'requeued' | 'replied';
 
 /** One delivery as the worker saw it. */
 export interface DeliveryInfo {
@@ -40,6 +40,8 @@ export interface WorkerReporter {
   received(delivery: DeliveryInfo, workMs: number): void;
   processed(delivery: DeliveryInfo, elapsedMs: number, acked: boolean): void;
   lost(delivery: DeliveryInfo, deliveryNumber: number, outcome: LossOutcome): void;
+  /** The result went to the message's reply_to and the broker confirmed it. */
+  replied(delivery: DeliveryInfo, replyTo: string): void;
   notice(text: string): void;
   warn(text: string): void;
   tally(tally: Tally, unstarted: UnstartedLoss | null): void;
@@ -117,6 +119,10 @@ export function createWorkerReporter(options: WorkerReporterOptions): WorkerRepo
       line(
         `${style.error(style.bold('LOST     '))} ${bodyForDisplay(delivery.body)}${redeliveredMark(delivery)} ${style.dim(`(delivery ${deliveryNumber}) ${LOSS_WORDS[outcome]}`)}`,
       );
+    },
+    replied(delivery, replyTo) {
+      if (json) return emit('replied', delivery);
+      line(`${colour('replied  ')} ${bodyForDisplay(delivery.body)} ${style.dim(`to '${replyTo}'`)}`);
     },
     notice(text) {
       stderr.write(`${colour(name)} ${text}\n`);

@@ -1,7 +1,15 @@
 import { type Command, Option } from 'commander';
 import { ON_LOSE_CHOICES, type OnLose } from '../../worker/policy.js';
 import type { CliContext } from '../context.js';
-import { nonEmpty, nonNegativeSeconds, positiveInteger, positiveSeconds, prefetchCount } from '../parsers.js';
+import { DEFAULT_KILL_AFTER_SECONDS, DEFAULT_RETRY_DELAY_SECONDS, jobOptions } from '../job-options.js';
+import {
+  nonEmpty,
+  nonNegativeInteger,
+  nonNegativeSeconds,
+  positiveInteger,
+  positiveSeconds,
+  prefetchCount,
+} from '../parsers.js';
 import { addQueueOptions, queueOptions } from '../queue-options.js';
 import { addReconnectOptions, reconnectOptions } from '../reconnect-options.js';
 
@@ -128,9 +136,44 @@ export function registerMessagingCommands(program: Command, { io, result, connec
             .choices(ON_LOSE_CHOICES)
             .default('requeue' satisfies OnLose),
         )
-        .option('--json', 'one JSON event per line on stdout, no colour', false),
+        .option('--json', 'one JSON event per line on stdout, no colour', false)
+        .option(
+          '--exec <command>',
+          'run this shell command (sh -c) per message instead of the fake work: body on stdin, QTOOL_MESSAGE_ID etc. in the environment; exit 0 is success',
+          nonEmpty,
+        )
+        .option(
+          '--job-timeout <seconds>',
+          'with --exec: a job running longer fails; its process group gets SIGTERM',
+          positiveSeconds,
+        )
+        .option(
+          '--kill-after <seconds>',
+          'with --job-timeout: SIGKILL this long after SIGTERM',
+          positiveSeconds,
+          DEFAULT_KILL_AFTER_SECONDS,
+        )
+        .option(
+          '--concurrency <n>',
+          'with --exec: run up to n jobs at once (prefetch at least n)',
+          prefetchCount,
+          1,
+        )
+        .option(
+          '--retries <n>',
+          "with --exec --acknowledge: run a failed message again up to n times, then move it to '<queue>.failed'",
+          nonNegativeInteger,
+          0,
+        )
+        .option(
+          '--retry-delay <seconds>',
+          "with --retries: how long a failed message waits in '<queue>.retry' before it runs again",
+          nonNegativeSeconds,
+          DEFAULT_RETRY_DELAY_SECONDS,
+        ),
     ),
   ).action(async (options, command: Command) => {
+    const job = jobOptions(options, (name) => command.getOptionValueSource(name) === 'cli');
     const { runQprocessor } = await import('../../commands/qprocessor.js');
     result.exitCode = await runQprocessor(
       await connection(command),
@@ -146,6 +189,7 @@ export function registerMessagingCommands(program: Command, { io, result, connec
         json: options.json,
         ...queueOptions(options, { manualAck: options.acknowledge, prefetch: options.prefetch }),
         reconnect: reconnectOptions(options),
+        job,
       },
       io,
     );

@@ -1,0 +1,560 @@
+import { constants as osConstants } from 'node:os';
+import type { MessageProperties, Options } from 'amqplib';
+import { negotiatedHeartbeat } from '../amqp/connect.js';
+import { type CloseOutcome, type ConsumeMessage, type Consumer, startConsumer } from '../amqp/consume.js';
+import { deliveryCountOf } from '../amqp/delivery-count.js';
+import { explainAmqpError } from '../amqp/explain.js';
+import { ensureJobQueues, type JobPublisher, openJobPublisher, UnroutableError } from '../amqp/job-queues.js';
+import type { Link } from '../amqp/link.js';
+import { ensureQueue, inspectExistingQueue } from '../amqp/queue.js';
+import type { QueueType } from '../amqp/queue-type.js';
+import { reconnectDelay } from '../amqp/reconnect-policy.js';
+import { announcedServer } from '../amqp/server-identity.js';
+import type { Session } from '../amqp/session.js';
+import type { ConnectionSettings } from '../config/connection.js';
+import { UsageError } from '../errors.js';
+import { shellQuote } from '../output/format.js';
+import { createJobReporter, emptyJobTally, type FailureFate, type JobInfo } from '../output/job-report.js';
+import { colorLevel, createStyle } from '../output/style.js';
+import { rabbitmqVersion } from '../worker/delivery-limit.js';
+import {
+  afterFailure,
+  attemptsSoFar,
+  failedHeaders,
+  failedQueueName,
+  failureReason,
+  jobEnvironment,
+  jobPrefetch,
+  jobSucceeded,
+  replyExitCode,
+  replyHeaders,
+  retryHeaders,
+  retryQueueName,
+} from '../worker/job-policy.js';
+import { type AckMode, DEFAULT_CONSUMER_TIMEOUT_MS } from '../worker/policy.js';
+import { type ConsumerRetry, consumerRetry, explainConsumerStop } from './consumer-stop.js';
+import type { CommandIo } from './io.js';
+import type { QprocessorOptions } from './qprocessor.js';
+import { publishReply, replyToOf } from './reply.js';
+import { type JobRun, runJob } from './run-job.js';
+import { lostLine, nodeInUse, reconnectSaying, withLink } from './with-link.js';
+
+/** `qprocessor --exec`'s own options. */
+export interface JobOptions {
+  command: string;
+  /** --job-timeout: SIGTERM to the job's process group after this long; undefined: none. */
+  timeoutSeconds: number | undefined;
+  /** --kill-after: SIGKILL this long after the time-out's SIGTERM. */
+  killAfterSeconds: number;
+  concurrency: number;
+  retries: number;
+  retryDelaySeconds: number;
+}
+
+/** The longest name a queue may have (AMQP's short string). */
+const MAX_QUEUE_NAME_BYTES = 255;
+
+/** One consumer on one connection, and what ended it. */
+interface Generation {
+  session: Session;
+  consumer: Consumer | undefined;
+  publisher: JobPublisher | undefined;
+  failure: { error: unknown; retry: ConsumerRetry } | undefined;
+}
+
+interface Delivery {
+  message: ConsumeMessage;
+  /** The consumer (and connection) that delivered it: only there can it be acked. */
+  gen: Generation;
+}
+
+/**
+ * `qtool qprocessor --exec "<command>"`: runs the command once per message (up to --concurrency at
+ * once), body on stdin, metadata in QTOOL_* variables. With --acknowledge a message is acked only
+ * after its outcome is safe with the broker: the reply, the retry or the `.failed` copy confirmed.
+ */
+export async function runJobWorker(
+  settings: ConnectionSettings,
+  name: string,
+  options: QprocessorOptions,
+  job: JobOptions,
+  io: CommandIo,
+): Promise<number> {
+  const ackMode: AckMode = options.acknowledge ? 'manual' : 'auto';
+  const queue = settings.queue;
+  const retryQueue = retryQueueName(queue);
+  const failedQueue = failedQueueName(queue);
+  if (ackMode === 'manual' && Buffer.byteLength(retryQueue) > MAX_QUEUE_NAME_BYTES) {
+    throw new UsageError(
+      `queue name '${queue}' is too long for --exec with --acknowledge: '${retryQueue}' would exceed ${MAX_QUEUE_NAME_BYTES} bytes`,
+    );
+  }
+  const jobQueues = { queue, retry: job.retries > 0 ? retryQueue : undefined, failed: failedQueue };
+  const { prefetch, raisedFrom } = jobPrefetch(job.concurrency, options.prefetch, ackMode);
+  const style = createStyle(options.json ? 0 : colorLevel(io.env, Boolean(io.stdout.isTTY)));
+  const report = createJobReporter({ name, json: options.json, style, stdout: io.stdout, stderr: io.stderr });
+
+  return withLink(settings, `qprocessor ${name}`, options.reconnect, async (link) => {
+    const tally = emptyJobTally();
+    let stopping = false;
+    let current: Generation | undefined;
+    let cancelled: Promise<CloseOutcome> | undefined;
+    /** Aborted when the worker leaves for good: no job may outlive it. */
+    const jobsEnd = new AbortController();
+    const interrupted = new AbortController();
+    let wakeMain: (() => void) | null = null;
+    const wake = () => {
+      const resume = wakeMain;
+      wakeMain = null;
+      resume?.();
+    };
+    const waitForWake = () =>
+      new Promise<void>((resolve) => {
+        wakeMain = resolve;
+      });
+
+    /**
+     * Delivered, not started. With auto-ack these are ours whatever becomes of the connection; with
+     * manual acks a lost channel's deliveries are the broker's again, and are skipped.
+     */
+    const inbox: Delivery[] = [];
+    const running = new Map<Promise<void>, Delivery>();
+    /**
+     * Jobs holding a slot of --concurrency. A job whose connection was lost (manual acks) gives its
+     * slot up: it runs on, but its message is the broker's again, and the new channel's prefetch
+     * hands out a full set of new deliveries that must not wait behind it.
+     */
+    const busySlots = () => {
+      let busy = 0;
+      for (const delivery of running.values()) {
+        if (ackMode === 'auto' || delivery.gen.failure === undefined) busy += 1;
+      }
+      return busy;
+    };
+    const pump = () => {
+      while (!stopping && busySlots() < job.concurrency) {
+        const next = inbox.shift();
+        if (next === undefined) return;
+        if (ackMode === 'manual' && next.gen.failure !== undefined) continue;
+        const done: Promise<void> = work(next).finally(() => {
+          running.delete(done);
+          pump();
+          wake();
+        });
+        running.set(done, next);
+      }
+    };
+    const allRunning = () => Promise.all(running.keys());
+
+    const stopListening = io.onInterrupt((count) => {
+      if (count > 1) {
+        report.notice('second interrupt: exiting at once (the jobs in hand get SIGTERM)');
+        jobsEnd.abort();
+        io.exitNow(130);
+      }
+      if (stopping) return;
+      stopping = true;
+      report.notice('stopping: finishing the jobs in hand, if any (Ctrl-C again to quit at once)');
+      interrupted.abort();
+      cancelled = current?.consumer?.cancel();
+      wake();
+    });
+
+    /** Where a reply or republish goes out: the delivering connection's channel, or (auto-ack) the current one. */
+    const publisherFor = async (gen: Generation): Promise<JobPublisher | undefined> => {
+      const target = ackMode === 'manual' ? gen : (current ?? gen);
+      if (target.session.isLost()) return undefined;
+      if (target.publisher === undefined || !target.publisher.isOpen()) {
+        target.publisher = await openJobPublisher(target.session.model);
+      }
+      return target.publisher;
+    };
+
+    /** Runs one delivery's job and settles its message. Never rejects. */
+    const work = async ({ message, gen }: Delivery): Promise<void> => {
+      tally.received += 1;
+      if (message.fields.redelivered) tally.redelivered += 1;
+      const props = message.properties;
+      const attempt = attemptsSoFar(props.headers) + 1;
+      const info: JobInfo = {
+        body: message.content,
+        label: jobLabel(props.messageId, message.fields.deliveryTag),
+        messageId: typeof props.messageId === 'string' ? props.messageId : undefined,
+        redelivered: message.fields.redelivered,
+        deliveryCount: deliveryCountOf(message),
+        deliveryTag: message.fields.deliveryTag,
+        attempt,
+      };
+      report.received(info);
+      const run = await runJob({
+        command: job.command,
+        stdin: message.content,
+        env: jobEnvironment({
+          messageId: info.messageId,
+          queue,
+          redelivered: info.redelivered,
+          deliveryCount: info.deliveryCount,
+          correlationId: typeof props.correlationId === 'string' ? props.correlationId : undefined,
+          attempt,
+          worker: name,
+        }),
+        timeoutMs: job.timeoutSeconds === undefined ? undefined : job.timeoutSeconds * 1000,
+        killAfterMs: job.killAfterSeconds * 1000,
+        onLine: (stream, line) => report.output(info, stream, line),
+        signal: jobsEnd.signal,
+      });
+      const succeeded = jobSucceeded(run);
+      // Its delivery tag means nothing on any later channel: the broker delivers it again instead.
+      const stale = () => ackMode === 'manual' && (gen.failure !== undefined || gen.session.isLost());
+      if (stale()) {
+        tally.dropped += 1;
+        report.dropped(info, succeeded);
+        return;
+      }
+      try {
+        if (succeeded) {
+          await reply(gen, info, message, run, undefined);
+          if (stale()) throw new StaleDelivery();
+          if (ackMode === 'manual') gen.consumer?.ack(message);
+          tally.succeeded += 1;
+          report.succeeded(info, run.durationMs, ackMode === 'manual');
+          return;
+        }
+        const reason = failureReason(run, job.timeoutSeconds);
+        const next = afterFailure(attempt, job.retries, ackMode);
+        let fate: FailureFate;
+        if (next.action === 'retry') {
+          const publisher = await publisherFor(gen);
+          if (publisher === undefined) throw new StaleDelivery();
+          await publishCopy(gen, publisher, retryQueue, message.content, {
+            ...carriedProperties(props),
+            headers: retryHeaders(props.headers, next.attempts),
+            expiration: String(Math.round(job.retryDelaySeconds * 1000)),
+          });
+          tally.retried += 1;
+          fate = {
+            kind: 'retry',
+            retry: next.retry,
+            of: job.retries,
+            delaySeconds: job.retryDelaySeconds,
+            via: retryQueue,
+          };
+        } else if (next.action === 'fail') {
+          const publisher = await publisherFor(gen);
+          if (publisher === undefined) throw new StaleDelivery();
+          await publishCopy(gen, publisher, failedQueue, message.content, {
+            ...carriedProperties(props),
+            headers: failedHeaders(props.headers, {
+              exit: run,
+              timeoutSeconds: job.timeoutSeconds,
+              attempts: next.attempts,
+              worker: name,
+              queue,
+              failedAt: new Date(),
+            }),
+          });
+          tally.movedToFailed += 1;
+          await reply(gen, info, message, run, reason);
+          fate = { kind: 'failed-queue', queue: failedQueue };
+        } else {
+          await reply(gen, info, message, run, reason);
+          fate = { kind: 'gone' };
+        }
+        if (stale()) throw new StaleDelivery();
+        if (ackMode === 'manual') gen.consumer?.ack(message);
+        tally.failed += 1;
+        report.failed(info, reason, run.durationMs, fate);
+      } catch (error) {
+        if (stale()) {
+          tally.dropped += 1;
+          report.dropped(info, succeeded);
+          return;
+        }
+        // The connection is fine but the broker refused the republish or reply: give the message
+        // back rather than ack what is not safe anywhere.
+        const why = explainAmqpError(error, gen.session.settings).message;
+        if (ackMode === 'manual') {
+          gen.consumer?.requeue(message);
+          report.warn(
+            `${info.label}: could not publish its outcome (${why}); requeued it (nack) to run again`,
+          );
+        } else {
+          report.warn(`${info.label}: could not publish its outcome (${why})`);
+        }
+      }
+    };
+
+    /**
+     * Puts a copy of a failed message into the retry or failed queue. When that queue was deleted
+     * while the worker ran, declares the job queues again and tries once more, so the copy is never
+     * confirmed into nowhere and its original acked.
+     */
+    const publishCopy = async (
+      gen: Generation,
+      publisher: JobPublisher,
+      into: string,
+      content: Buffer,
+      options: Options.Publish,
+    ): Promise<void> => {
+      try {
+        await publisher.publishInto(into, content, options);
+      } catch (error) {
+        if (!(error instanceof UnroutableError)) throw error;
+        report.warn(`queue '${into}' is gone: declaring it again`);
+        await ensureJobQueues(gen.session.model, jobQueues, gen.session.settings);
+        await publisher.publishInto(into, content, options);
+      }
+    };
+
+    /** Publishes the result to reply_to, when the message has one, and waits for the broker's confirm. */
+    const reply = async (
+      gen: Generation,
+      info: JobInfo,
+      message: ConsumeMessage,
+      run: JobRun,
+      failure: string | undefined,
+    ): Promise<void> => {
+      const props = message.properties;
+      const replyTo = replyToOf(props);
+      if (replyTo === undefined) return;
+      try {
+        const publisher = await publisherFor(gen);
+        if (publisher === undefined) throw new StaleDelivery();
+        await publishReply(
+          publisher,
+          props,
+          run.stdout,
+          replyHeaders({
+            exitCode: replyExitCode(run, (signal) => osConstants.signals[signal] ?? 0),
+            durationMs: run.durationMs,
+            worker: name,
+            ...(failure === undefined ? {} : { failure: { reason: failure, signal: run.signal } }),
+          }),
+        );
+        report.replied(info, replyTo);
+      } catch (error) {
+        // With manual acks the message is not acked without its reply: the caller decides.
+        if (ackMode === 'manual') throw error;
+        // With auto-ack the job's outcome stands whatever becomes of its reply.
+        const why =
+          error instanceof StaleDelivery
+            ? 'the connection is down'
+            : explainAmqpError(error, gen.session.settings).message;
+        report.warn(`${info.label}: its reply to '${replyTo}' was not sent: ${why}`);
+      }
+    };
+
+    let started = false;
+    let declare = true;
+    let channelRetries = 0;
+    try {
+      for (;;) {
+        const session = link.session;
+        const gen: Generation = { session, consumer: undefined, publisher: undefined, failure: undefined };
+        current = gen;
+        const noteFailure = (failure: Generation['failure']) => {
+          if (gen.failure !== undefined) return;
+          gen.failure = failure;
+          wake();
+        };
+        void session.lost.then((error) => noteFailure({ error, retry: 'connection' }));
+        const heartbeat = negotiatedHeartbeat(session.model);
+        let queueType: QueueType | null = null;
+        try {
+          if (declare) {
+            const ensured = await ensureQueue(
+              session.model,
+              queue,
+              options.durability,
+              session.settings,
+              options.queueType,
+            );
+            if (!started && ackMode === 'manual') {
+              queueType = ensured.type ?? (await inspectExistingQueue(session.model, queue)).type;
+            }
+            if (ackMode === 'manual') {
+              await ensureJobQueues(session.model, jobQueues, session.settings);
+            }
+          }
+          gen.publisher = await openJobPublisher(session.model);
+          const consumer = await startConsumer(
+            session.model,
+            queue,
+            { noAck: ackMode === 'auto', prefetch },
+            (message) => {
+              inbox.push({ message, gen });
+              pump();
+            },
+          );
+          gen.consumer = consumer;
+          void consumer.stopped.then(async (stop) => {
+            const explained = await explainConsumerStop(stop, session, queue);
+            noteFailure({ error: explained.error, retry: consumerRetry(stop, explained, session) });
+          });
+          if (stopping) cancelled = consumer.cancel();
+        } catch (error) {
+          if (!session.isLost()) throw error;
+          await session.lost;
+        }
+
+        if (!started) {
+          started = true;
+          report.notice(describeStart(link, session.settings, job, prefetch, ackMode, heartbeat));
+          report.notice(mechanismLine(ackMode, job, { queue, retryQueue, failedQueue }, queueType, session));
+          if (raisedFrom !== undefined) {
+            report.warn(
+              `--prefetch ${raisedFrom} raised to ${prefetch} so that --concurrency ${job.concurrency} jobs can run at once`,
+            );
+          }
+          if (
+            ackMode === 'manual' &&
+            job.timeoutSeconds !== undefined &&
+            job.timeoutSeconds * 1000 > DEFAULT_CONSUMER_TIMEOUT_MS
+          ) {
+            report.warn(
+              `--job-timeout ${job.timeoutSeconds} s outlasts the broker's consumer timeout (30 min by default): a job that long makes the broker close the channel and redeliver its message before the ack`,
+            );
+          }
+          if (options.prefetch !== undefined && ackMode === 'auto') {
+            report.warn(
+              '--prefetch has no effect without --acknowledge: the broker does not limit auto-ack consumers',
+            );
+          }
+        }
+
+        while (!stopping && gen.failure === undefined) await waitForWake();
+
+        const ended = gen.failure;
+        if (ended !== undefined && !stopping) {
+          const inFlight = [...running.values()].filter((delivery) => delivery.gen === gen).length;
+          const account = inFlightAccount(ackMode, inFlight);
+          if (ended.retry === 'none' || (ended.retry === 'connection' && !options.reconnect.enabled)) {
+            report.tally(tally, ackMode === 'auto' ? inbox.length : 0);
+            if (account !== undefined) report.notice(account);
+            throw ended.error;
+          }
+          report.warn(lostLine(explainAmqpError(ended.error, session.settings), ended.retry, account));
+          declare = ended.retry === 'connection';
+          if (ended.retry === 'connection') {
+            if ((await reconnectSaying(link, (line) => report.notice(line), interrupted.signal)) === null) {
+              await allRunning();
+              report.tally(tally, ackMode === 'auto' ? inbox.length : 0);
+              return 0;
+            }
+            channelRetries = 0;
+          } else {
+            await gen.consumer?.close();
+            await gen.publisher?.close();
+            channelRetries = tally.received > 0 ? 1 : channelRetries + 1;
+            await new Promise((resolve) => setTimeout(resolve, reconnectDelay(channelRetries)));
+          }
+          tally.reconnects += 1;
+          if (stopping) {
+            await allRunning();
+            report.tally(tally, ackMode === 'auto' ? inbox.length : 0);
+            return 0;
+          }
+          continue;
+        }
+
+        // Ctrl-C: no new job starts; the ones running finish and settle on this channel.
+        if (cancelled !== undefined) await cancelled;
+        while (running.size > 0) await allRunning();
+        await gen.publisher?.close();
+        await gen.consumer?.close();
+        report.tally(tally, ackMode === 'auto' ? inbox.length : 0);
+        return 0;
+      }
+    } finally {
+      // Leaving on an error (a deleted queue, a reconnect given up): no job may outlive its worker.
+      jobsEnd.abort();
+      stopListening();
+    }
+  });
+}
+
+/**
+ * How a job is named on its lines: its message id, quoted when it holds characters that would
+ * garble a terminal line; `#<delivery tag>` without one.
+ */
+function jobLabel(messageId: unknown, deliveryTag: number): string {
+  if (typeof messageId !== 'string' || messageId === '') return `#${deliveryTag}`;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we look for
+  return /[\u0000-\u001f\u007f\s]/.test(messageId) ? JSON.stringify(messageId) : messageId;
+}
+
+/** A job's message whose channel is gone: its outcome is not published and it is not acked. */
+class StaleDelivery extends Error {
+  override readonly name = 'StaleDelivery';
+}
+
+/** The properties a retried or failed message keeps from the original (not its expiration). */
+function carriedProperties(props: MessageProperties): Options.Publish {
+  const kept: Options.Publish = {};
+  if (typeof props.messageId === 'string') kept.messageId = props.messageId;
+  if (typeof props.correlationId === 'string') kept.correlationId = props.correlationId;
+  if (typeof props.replyTo === 'string') kept.replyTo = props.replyTo;
+  if (typeof props.contentType === 'string') kept.contentType = props.contentType;
+  if (typeof props.contentEncoding === 'string') kept.contentEncoding = props.contentEncoding;
+  if (typeof props.type === 'string') kept.type = props.type;
+  if (typeof props.appId === 'string') kept.appId = props.appId;
+  if (typeof props.timestamp === 'number') kept.timestamp = props.timestamp;
+  if (typeof props.priority === 'number') kept.priority = props.priority;
+  kept.persistent = props.deliveryMode === 2;
+  return kept;
+}
+
+/** What becomes of the jobs running when the connection went, or undefined when none was. */
+function inFlightAccount(ackMode: AckMode, count: number): string | undefined {
+  if (count === 0) return undefined;
+  const jobs = count === 1 ? 'The job in flight keeps' : `The ${count} jobs in flight keep`;
+  return ackMode === 'manual'
+    ? `${jobs} running, but ${count === 1 ? 'its result is' : 'their results are'} dropped: ${count === 1 ? 'its message was' : 'their messages were'} not acknowledged, so the broker delivers ${count === 1 ? 'it' : 'them'} again (flagged redelivered).`
+    : `${jobs} running to the end (auto-ack: the broker had already removed ${count === 1 ? 'its message' : 'their messages'}).`;
+}
+
+function describeStart(
+  link: Link,
+  settings: ConnectionSettings,
+  job: JobOptions,
+  prefetch: number | undefined,
+  ackMode: AckMode,
+  heartbeat: number,
+): string {
+  const parts = [
+    `waiting for messages on '${settings.queue}' at ${nodeInUse(settings, link.clustered)}`,
+    ackMode === 'manual' ? 'acks after the job' : 'auto-ack',
+    prefetch === undefined ? 'prefetch unlimited' : `prefetch ${prefetch}`,
+    `running sh -c ${shellQuote(job.command)}`,
+    `${job.concurrency === 1 ? 'one job' : `up to ${job.concurrency} jobs`} at a time`,
+    job.timeoutSeconds === undefined
+      ? 'no job time-out'
+      : `job time-out ${job.timeoutSeconds} s (SIGKILL ${job.killAfterSeconds} s later)`,
+    heartbeat === 0 ? 'heartbeats off' : `heartbeat ${heartbeat} s`,
+  ];
+  return `${parts.join(', ')}. Ctrl-C to stop.`;
+}
+
+/** The one line that says what a failed job leads to on this queue. */
+function mechanismLine(
+  ackMode: AckMode,
+  job: JobOptions,
+  names: { queue: string; retryQueue: string; failedQueue: string },
+  queueType: QueueType | null,
+  session: Session,
+): string {
+  if (ackMode === 'auto') {
+    return `failures: cannot be retried or kept without --acknowledge (auto-ack: the broker removes each message when it delivers it, so a failed job's message is gone)${job.retries > 0 ? '; --retries has no effect' : ''}.`;
+  }
+  const retries =
+    job.retries === 0
+      ? `failures: moved to '${names.failedQueue}' at once (no --retries)`
+      : `failures: retried up to ${job.retries} time${job.retries === 1 ? '' : 's'}, ${job.retryDelaySeconds} s apart, through '${names.retryQueue}' (per-message TTL, then dead-lettered back to '${names.queue}'), then moved to '${names.failedQueue}'`;
+  if (queueType !== 'quorum') return `${retries}.`;
+  const version = rabbitmqVersion(announcedServer(session.model));
+  const limit =
+    version !== null && version.major < 4
+      ? 'sets no delivery limit by default'
+      : 'returns a message at most 20 times by default (x-delivery-limit)';
+  return `${retries}; '${names.queue}' is a quorum queue whose broker ${limit}: failed jobs are acked and republished, so only messages a lost or stopped worker gives back count toward it.`;
+}
