@@ -14,7 +14,7 @@ export async function main(argv: string[], io: CommandIo = processIo()): Promise
   installSafetyNet(io, verbose);
   const result = { exitCode: 0 };
   try {
-    await buildProgram(io, result).parseAsync(argv);
+    await buildProgram(io, result, argv.slice(2)).parseAsync(argv);
     return result.exitCode;
   } catch (error) {
     return reportError(error, io, verbose);

@@ -10,6 +10,7 @@ import { registerMessagingCommands } from './commands/messaging.js';
 import { registerMonitoringCommands } from './commands/monitoring.js';
 import { registerQueueCommands } from './commands/queues.js';
 import { registerSettingsCommands } from './commands/settings.js';
+import { groupsToRegister } from './command-selection.js';
 import { addHiddenConnectionOptions, withConnectionOptions } from './connection-options.js';
 import type { CliContext, ProgramResult } from './context.js';
 import { askPassword } from './prompt.js';
@@ -20,7 +21,7 @@ import { askPassword } from './prompt.js';
  * in the help of each command that connects; their environment variables and defaults are applied
  * by resolveConnection, not commander, so that profiles slot in between.
  */
-export function buildProgram(io: CommandIo, result: ProgramResult): Command {
+export function buildProgram(io: CommandIo, result: ProgramResult, args?: readonly string[]): Command {
   const program = new Command('qtool')
     .description('Send, receive and process RabbitMQ work-queue messages from the shell, as the lab teaches.')
     .version(packageVersion(), '-V, --version')
@@ -69,19 +70,35 @@ export function buildProgram(io: CommandIo, result: ProgramResult): Command {
     },
   };
 
-  // One line per group of commands; each group lives in src/cli/commands/.
-  registerMessagingCommands(program, context);
-  registerLabCommand(program, context);
-  registerBrokerCommands(program, context);
-  registerQueueCommands(program, context);
-  registerMonitoringCommands(program, context);
-  registerBenchCommand(program, context);
-  registerSettingsCommands(program, context);
-  registerCompletionCommand(program, context);
+  // Each group lives in src/cli/commands/; only the groups this command line can run are built
+  // (all of them without `args`, as for the help pages).
+  const groups = args === undefined ? COMMAND_GROUPS : groupsToRegister(args, COMMAND_GROUPS);
+  for (const group of groups) group.register(program, context);
 
-  for (const path of CONNECTING_COMMANDS) withConnectionOptions(commandAt(program, path));
+  const registered = new Set(program.commands.map((command) => command.name()));
+  for (const path of CONNECTING_COMMANDS) {
+    if (registered.has(path.split(' ')[0] as string)) withConnectionOptions(commandAt(program, path));
+  }
   return program;
 }
+
+/** Every command, in groups of one registration each, in the order `qtool --help` lists them. */
+const COMMAND_GROUPS: readonly {
+  names: readonly string[];
+  register: (program: Command, context: CliContext) => void;
+}[] = [
+  { names: ['send', 'receive', 'qprocessor', 'demo'], register: registerMessagingCommands },
+  { names: ['lab'], register: registerLabCommand },
+  { names: ['broker'], register: registerBrokerCommands },
+  { names: ['peek', 'purge', 'delete', 'declare'], register: registerQueueCommands },
+  { names: ['status', 'watch'], register: registerMonitoringCommands },
+  { names: ['bench'], register: registerBenchCommand },
+  { names: ['login', 'config'], register: registerSettingsCommands },
+  { names: ['completion'], register: registerCompletionCommand },
+];
+
+/** The top-level command names of each group, for tests that check them against the tree. */
+export const COMMAND_GROUP_NAMES = COMMAND_GROUPS.map((group) => group.names);
 
 /** The commands that talk to a broker: their help lists the connection options; the others' does not. */
 const CONNECTING_COMMANDS = [
