@@ -91,7 +91,7 @@ export async function runSend(
       // No bar while someone types messages at the terminal: it would draw over their input.
       const typing = options.source.kind === 'stdin' && options.source.stream.isTTY === true;
       const progress =
-        options.quiet || typing ? null : createSendProgress(io.stderr, await progressTotal(options));
+        options.quiet || typing ? null : await createSendProgress(io.stderr, await progressTotal(options));
       // Lines that must be seen even with --quiet; above the progress bar when there is one.
       const say = (line: string) => (progress === null ? writeLine(io.stderr, line) : progress.note(line));
       for (const warning of warnings) say(`qtool: ${warning}`);

@@ -1,4 +1,3 @@
-import cliProgress from 'cli-progress';
 import { formatRate, thousands } from './format.js';
 
 /** What progress is measured against: a known number of messages, a known number of bytes, or nothing. */
@@ -17,12 +16,14 @@ const REDRAW_EVERY_MS = 100;
 /**
  * A progress bar with rate and ETA on stderr for long sends (cli-progress), shown only on a
  * terminal; with an unknown total (a pipe) it shows the count and rate without a bar.
+ * cli-progress loads only for a terminal: a script's send does not pay for it.
  */
-export function createSendProgress(
+export async function createSendProgress(
   stream: NodeJS.WritableStream & { isTTY?: boolean },
   total: ProgressTotal,
-): SendProgress {
+): Promise<SendProgress> {
   if (!stream.isTTY) return { update: () => {}, note: (line) => stream.write(`${line}\n`), stop: () => {} };
+  const { default: cliProgress } = await import('cli-progress');
   const started = performance.now();
   const bar = new cliProgress.SingleBar(
     {
