@@ -40,11 +40,12 @@ const e2eProjects =
           ? []
           : [
               // Not again on 4.0: `qtool broker` always runs the host's own rabbitmq-server, and
-              // completion and help pages talk to no broker.
+              // completion, help pages and the CLI's loader talk to no broker.
               e2e('e2e-4.0', 'test/setup/broker-4.0.ts', [
                 'test/e2e/broker-command.test.ts',
                 'test/e2e/completion.test.ts',
                 'test/e2e/help-pages.test.ts',
+                'test/e2e/cli-loader.test.ts',
               ]),
             ]),
       ];

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// The bin only hands over to the bundled entry (npm run build); everything else lives in src/.
-// It is CommonJS (bin/package.json says so) because Node starts a CommonJS file with less work
-// than an ES module, which is most of what `--version` and `--help` cost. Three things happen
-// before the CLI loads, because they must be quick or early:
+// The bin only hands over to the bundled CLI (npm run build; cli-loader.js loads it with its code
+// cache); everything else lives in src/. It is CommonJS (bin/package.json says so) because Node
+// starts a CommonJS file with less work than an ES module, which is most of what `--version` and
+// `--help` cost. Three things happen before the CLI loads, because they must be quick or early:
 // - `--version` alone is answered from package.json, without loading the CLI at all;
 // - `qtool [command...] --help` is printed from dist/help.json, the pages the build rendered with
 //   the CLI itself, when commander would render it 80 columns wide (a pipe, or a terminal of that
@@ -20,9 +20,9 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
 } else if (page !== undefined) {
   process.stdout.write(page);
 } else {
-  if (args.includes('--verbose')) process.setSourceMapsEnabled(true);
-  import('../dist/cli/main.js').then(async ({ main }) => {
-    process.exitCode = await main(process.argv);
+  const { cli } = require('./cli-loader.js').loadCli({ sourceMaps: args.includes('--verbose') });
+  cli.main(process.argv).then((exitCode) => {
+    process.exitCode = exitCode;
   });
 }
 

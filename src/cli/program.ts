@@ -137,7 +137,7 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 }
 
 function packageVersion(): string {
-  // dist/cli/program.js and src/cli/program.ts both sit two levels below package.json.
+  // dist/cli/main.cjs and src/cli/program.ts both sit two levels below package.json.
   const manifest = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
   return (JSON.parse(manifest) as { version: string }).version;
 }

@@ -44,20 +44,21 @@ describe('when the bin answers --help itself', () => {
     await mkdir(join(folder, 'bin'));
     await mkdir(join(folder, 'dist', 'cli'), { recursive: true });
     bin = join(folder, 'bin', 'qtool.js');
-    await copyFile(QTOOL_BIN, bin);
-    await copyFile(join(dirname(QTOOL_BIN), 'package.json'), join(folder, 'bin', 'package.json'));
+    for (const file of ['qtool.js', 'cli-loader.js', 'package.json']) {
+      await copyFile(join(dirname(QTOOL_BIN), file), join(folder, 'bin', file));
+    }
     await writeFile(join(folder, 'package.json'), '{"type":"module","version":"9.9.9"}\n');
     await writeFile(
       join(folder, 'dist', 'help.json'),
       JSON.stringify({ '': 'top page\n', send: 'send page\n' }),
     );
     await writeFile(
-      join(folder, 'dist', 'cli', 'main.js'),
+      join(folder, 'dist', 'cli', 'main.cjs'),
       [
-        'export async function main(argv) {',
+        'exports.main = async (argv) => {',
         "  process.stdout.write('from the CLI: ' + argv.slice(2).join(' ') + '\\n');",
         '  return 0;',
-        '}',
+        '};',
         '',
       ].join('\n'),
     );
