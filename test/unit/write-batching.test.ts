@@ -86,3 +86,17 @@ it('keeps back-pressure: a turn that writes past the high-water mark is told to 
   expect(pair.client.write(big)).toBe(false);
   await once(pair.client, 'drain');
 });
+
+it('what a turn writes before end() still goes out: end uncorks', async () => {
+  const pair = await connectedPair();
+  close = pair.close;
+  batchWritesPerTurn(pair.client);
+  pair.client.write('last words');
+  pair.client.end();
+  await once(pair.client, 'finish');
+  const deadline = Date.now() + 5_000;
+  while (pair.received().length < 10 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  expect(pair.received().toString()).toBe('last words');
+});
