@@ -1,7 +1,14 @@
 import { type Command, Option } from 'commander';
 import { ON_LOSE_CHOICES, type OnLose } from '../../worker/policy.js';
 import type { CliContext } from '../context.js';
-import { nonEmpty, nonNegativeSeconds, positiveInteger, positiveSeconds, prefetchCount } from '../parsers.js';
+import {
+  messageIdArgument,
+  nonEmpty,
+  nonNegativeSeconds,
+  positiveInteger,
+  positiveSeconds,
+  prefetchCount,
+} from '../parsers.js';
 import { addQueueOptions, queueOptions } from '../queue-options.js';
 import { addReconnectOptions, reconnectOptions } from '../reconnect-options.js';
 
@@ -24,6 +31,26 @@ export function registerMessagingCommands(program: Command, { io, result, connec
           'routing key (default: the queue name; may be empty only with --exchange)',
         )
         .option('--no-confirm', 'no publisher confirms: the broker does not say which messages it kept')
+        .option(
+          '--message-id <id>',
+          "the message's id (one message only; default: a new UUID for each message)",
+          messageIdArgument,
+        )
+        .option(
+          '--json',
+          'on stdout, one JSON line per confirmed message with its id, then the summary',
+          false,
+        )
+        .option(
+          '--wait',
+          "send one job and wait for the worker's reply: print its output, exit with its status",
+          false,
+        )
+        .option(
+          '--timeout <seconds>',
+          'with --wait: give up waiting after this long (exit 1)',
+          positiveSeconds,
+        )
         .option('--quiet', 'no summary line (warnings and errors still show)'),
     ),
   ).action(async (messages: string[], options, command: Command) => {
@@ -44,6 +71,16 @@ export function registerMessagingCommands(program: Command, { io, result, connec
         },
       );
     }
+    const { checkSendModes } = await import('../../commands/send-modes.js');
+    checkSendModes({
+      source,
+      count: options.count,
+      confirm: options.confirm,
+      messageId: options.messageId,
+      json: options.json,
+      wait: options.wait,
+      timeoutGiven: options.timeout !== undefined,
+    });
     const { runSend } = await import('../../commands/send.js');
     result.exitCode = await runSend(
       await connection(command),
@@ -55,6 +92,11 @@ export function registerMessagingCommands(program: Command, { io, result, connec
         routingKey: options.routingKey,
         confirm: options.confirm,
         quiet: Boolean(options.quiet),
+        messageId: options.messageId,
+        json: options.json,
+        wait: options.wait
+          ? { timeoutMs: options.timeout === undefined ? undefined : options.timeout * 1000 }
+          : undefined,
         ...queueOptions(options),
         reconnect: reconnectOptions(options),
       },
