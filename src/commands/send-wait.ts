@@ -1,5 +1,5 @@
 import { letPendingIoRun } from '../amqp/connect.js';
-import type { Consumer, ConsumeMessage } from '../amqp/consume.js';
+import type { ConsumeMessage, Consumer } from '../amqp/consume.js';
 import type { Link } from '../amqp/link.js';
 import { listenForReplies } from '../amqp/reply-queue.js';
 import type { Session } from '../amqp/session.js';

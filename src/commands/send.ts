@@ -11,9 +11,10 @@ import {
 } from '../amqp/queue.js';
 import type { QueueType } from '../amqp/queue-type.js';
 import type { Session } from '../amqp/session.js';
-import { type ConnectionSettings, maskedUrl } from '../config/connection.js';
 import { bodyForJson } from '../body.js';
+import { type ConnectionSettings, maskedUrl } from '../config/connection.js';
 import { QtoolError } from '../errors.js';
+import { newJobId } from '../job-id.js';
 import { formatDuration, formatRate, plural, thousands } from '../output/format.js';
 import { createSendProgress, type ProgressTotal } from '../output/progress.js';
 import { type CommandIo, writeLine } from './io.js';
@@ -86,8 +87,8 @@ export async function runSend(
           : null;
       // A job id for every message. With --wait (one message) it is also the correlation id the
       // reply must carry, so it is known before publishing.
-      const onlyId = options.messageId ?? (options.wait === undefined ? undefined : randomUUID());
-      const nextMessageId = onlyId === undefined ? randomUUID : () => onlyId;
+      const onlyId = options.messageId ?? (options.wait === undefined ? undefined : newJobId());
+      const nextMessageId = onlyId === undefined ? newJobId : () => onlyId;
       const waiter =
         options.wait === undefined || onlyId === undefined
           ? null
@@ -367,17 +368,21 @@ function reportReply(
     const last = message.content.at(-1);
     if (io.stdout.isTTY === true && last !== undefined && last !== 0x0a) io.stdout.write('\n');
   }
-  const by = `${job.worker === null ? '' : ` by worker ${job.worker}`}${job.durationMs === null ? '' : ` in ${formatDuration(job.durationMs)}`}`;
+  const where = (preposition: 'by' | 'on') =>
+    `${job.worker === null ? '' : ` ${preposition} worker ${job.worker}`}${job.durationMs === null ? '' : ` in ${formatDuration(job.durationMs)}`}`;
   if (status !== 0) {
     const code =
       job.exitCode === status
         ? `${job.exitCode}`
         : `${job.exitCode} (exit status ${status} here: a status is 1 to 255)`;
-    writeLine(io.stderr, `qtool: job ${messageId} failed${by}: its command exited with code ${code}`);
+    writeLine(
+      io.stderr,
+      `qtool: job ${messageId} failed${where('on')}: its command exited with code ${code}`,
+    );
   } else if (!options.quiet && !options.json) {
     writeLine(
       io.stderr,
-      `qtool: job ${messageId} done${by}${job.exitCode === null ? ' (the reply gives no exit code)' : ', exit code 0'}`,
+      `qtool: job ${messageId} done${where('by')}${job.exitCode === null ? ' (the reply gives no exit code)' : ', exit code 0'}`,
     );
   }
   return status;

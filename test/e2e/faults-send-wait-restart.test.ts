@@ -52,7 +52,7 @@ describe.skipIf(!canStartTestNodes())('the fault suite: a broker restart while s
       /connection lost: .*; reconnecting\. The reply queue goes with it and is declared again once back\./,
     );
     expect(result.stderr).toMatch(
-      /qtool: job [0-9a-f-]{36} failed by worker test-responder in 12 ms: its command exited with code 5/,
+      /qtool: job [0-9a-f-]{36} failed on worker test-responder in 12 ms: its command exited with code 5/,
     );
     // The same job: one message id, asked for once, run twice.
     expect(second.requests[0]?.properties.messageId).toBe(first.requests[0]?.properties.messageId);

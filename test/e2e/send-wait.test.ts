@@ -51,7 +51,7 @@ describe('qtool send --wait', () => {
     expect(three.exitCode).toBe(3);
     expect(three.stdout).toBe('half done');
     expect(three.stderr).toMatch(
-      /qtool: job [0-9a-f-]{36} failed by worker test-responder in 12 ms: its command exited with code 3\n/,
+      /qtool: job [0-9a-f-]{36} failed on worker test-responder in 12 ms: its command exited with code 3\n/,
     );
     const big = await runCli(['send', '--queue', queue, '--wait', 'exit 300: ?'], { env });
     expect(big.exitCode).toBe(255);
@@ -115,6 +115,20 @@ describe('qtool send --wait', () => {
     expect(result.stderr).toMatch(
       /The message \(id [0-9a-f-]{36}\) was sent to queue '[^']+' and confirmed by the broker, so the job may still run/,
     );
+    expect((await queueState(broker.amqpUrl, queue))?.messageCount).toBe(1);
+  });
+
+  it('Ctrl-C stops waiting: exit 130, saying the job was sent and may still run', async () => {
+    const queue = uniqueName('wait-int');
+    const sender = startCli(['send', '--queue', queue, '--wait', 'long job'], { env });
+    await sender.waitFor(/waiting for its reply on qtool\.reply\.\S+ \(Ctrl-C stops waiting\)/, {
+      stream: 'stderr',
+    });
+    sender.signal('SIGINT');
+    const result = await sender.finished(20_000);
+    expect(result.exitCode).toBe(130);
+    expect(result.stderr).toMatch(/qtool: stopped waiting for the reply \(interrupted\)\n/);
+    expect(result.stderr).toMatch(/so the job may still run/);
     expect((await queueState(broker.amqpUrl, queue))?.messageCount).toBe(1);
   });
 
