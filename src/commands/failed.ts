@@ -112,7 +112,7 @@ export async function runFailed(
         io.stderr,
         ready === 0
           ? `no failed jobs: queue '${failed}' is empty${figures.consumerCount > 0 ? ` (its ${plural(figures.consumerCount, 'consumer')} may hold messages not yet acknowledged)` : ''}`
-          : `${messages.length === ready ? `${plural(ready, 'failed job')}` : `the first ${messages.length} of ${plural(ready, 'failed job')}`} in queue '${failed}', left in place (the broker now marks them redelivered); qtool failed --queue ${work} --requeue --all moves them back to '${work}'`,
+          : listedLine(messages.length, ready, failed, work),
       );
       return 0;
     }
@@ -156,6 +156,16 @@ export async function runFailed(
     );
     return 0;
   });
+}
+
+/** What the listing showed, and what to do next; "it" or "them" as the count says. */
+function listedLine(shown: number, ready: number, failed: string, work: string): string {
+  const them = ready === 1 ? 'it' : 'them';
+  const which =
+    shown === ready
+      ? plural(ready, 'failed job')
+      : `the first ${shown === 1 ? '' : `${shown} `}of ${plural(ready, 'failed job')}`;
+  return `${which} in queue '${failed}', left in place (the broker now marks ${shown === 1 ? 'it' : 'them'} redelivered); qtool failed --queue ${work} --requeue --all moves ${them} back to '${work}'`;
 }
 
 export function failedEntry(message: PeekedMessage): FailedEntry {
