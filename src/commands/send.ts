@@ -350,7 +350,7 @@ function reportReply(
   }
   const { message } = outcome;
   const job = jobOutcome(message.properties.headers);
-  const status = exitStatusFor(job.exitCode);
+  const status = exitStatusFor(job.exitCode, job.signal);
   if (options.json) {
     writeLine(
       io.stdout,
@@ -358,6 +358,7 @@ function reportReply(
         event: 'reply',
         messageId,
         exitCode: job.exitCode,
+        signal: job.signal,
         durationMs: job.durationMs,
         worker: job.worker,
         ...bodyForJson(message.content),
@@ -370,7 +371,12 @@ function reportReply(
   }
   const where = (preposition: 'by' | 'on') =>
     `${job.worker === null ? '' : ` ${preposition} worker ${job.worker}`}${job.durationMs === null ? '' : ` in ${formatDuration(job.durationMs)}`}`;
-  if (status !== 0) {
+  if (status !== 0 && job.exitCode === null) {
+    writeLine(
+      io.stderr,
+      `qtool: job ${messageId} failed${where('on')}: its command was killed by ${job.signal} (exit status ${status} here, as a shell gives it)`,
+    );
+  } else if (status !== 0) {
     const code =
       job.exitCode === status
         ? `${job.exitCode}`

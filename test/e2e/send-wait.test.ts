@@ -58,6 +58,19 @@ describe('qtool send --wait', () => {
     expect(big.stderr).toMatch(/exited with code 300 \(exit status 255 here: a status is 1 to 255\)/);
   });
 
+  it('exits 128 + the signal number for a job that was killed, and says by what', async () => {
+    const queue = uniqueName('wait-killed');
+    responders.push(
+      await startResponder(broker.amqpUrl, queue, () => ({ output: 'partial', signal: 'SIGKILL' })),
+    );
+    const result = await runCli(['send', '--queue', queue, '--wait', 'sleep 600'], { env });
+    expect(result.exitCode).toBe(137);
+    expect(result.stdout).toBe('partial');
+    expect(result.stderr).toMatch(
+      /its command was killed by SIGKILL \(exit status 137 here, as a shell gives it\)/,
+    );
+  });
+
   it('with --json prints the confirmed line, the summary and the reply as JSON lines', async () => {
     const queue = uniqueName('wait-json');
     await scriptedResponder(queue);
@@ -74,6 +87,7 @@ describe('qtool send --wait', () => {
       event: 'reply',
       messageId: 'j-1',
       exitCode: 4,
+      signal: null,
       durationMs: 12,
       worker: 'test-responder',
       body: 'out',

@@ -1,7 +1,9 @@
 import * as amqp from 'amqplib';
 
 /** What the responder's job does with one request: the reply's body and the command's exit code. */
-export type Job = (request: amqp.ConsumeMessage) => { output: string; exitCode: number } | null;
+export type Job = (
+  request: amqp.ConsumeMessage,
+) => { output: string; exitCode: number } | { output: string; signal: string } | null;
 
 export interface Responder {
   /** Every request it took, in order (redelivered ones flagged by the broker). */
@@ -33,7 +35,9 @@ export async function startResponder(url: string, queue: string, job: Job): Prom
     channel.sendToQueue(String(replyTo), Buffer.from(result.output), {
       correlationId: correlationId ?? messageId,
       headers: {
-        'x-qtool-exit-code': result.exitCode,
+        ...('signal' in result
+          ? { 'x-qtool-signal': result.signal }
+          : { 'x-qtool-exit-code': result.exitCode }),
         'x-qtool-duration-ms': 12,
         'x-qtool-worker': 'test-responder',
       },

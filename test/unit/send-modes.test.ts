@@ -56,11 +56,13 @@ describe('the reply of a job', () => {
       jobOutcome({ 'x-qtool-exit-code': 3, 'x-qtool-duration-ms': 120, 'x-qtool-worker': 'w1' }),
     ).toEqual({
       exitCode: 3,
+      signal: null,
       durationMs: 120,
       worker: 'w1',
     });
     expect(jobOutcome({ 'x-qtool-exit-code': '7' }).exitCode).toBe(7);
-    expect(jobOutcome(undefined)).toEqual({ exitCode: null, durationMs: null, worker: null });
+    expect(jobOutcome(undefined)).toEqual({ exitCode: null, signal: null, durationMs: null, worker: null });
+    expect(jobOutcome({ 'x-qtool-signal': 'SIGKILL' }).signal).toBe('SIGKILL');
     expect(headerNumber('seven')).toBeNull();
   });
 
@@ -76,5 +78,13 @@ describe('the reply of a job', () => {
     [2.5, 1],
   ])('exit code %s ends send --wait with status %s (never 0 for a failure)', (code, status) => {
     expect(exitStatusFor(code)).toBe(status);
+  });
+
+  it('ends a job killed by a signal as a shell would: 128 + its number, 1 for an unknown one', () => {
+    expect(exitStatusFor(null, 'SIGKILL')).toBe(137);
+    expect(exitStatusFor(null, 'SIGTERM')).toBe(143);
+    expect(exitStatusFor(null, 'SIGNOPE')).toBe(1);
+    // An exit code, when there is one, is what counts.
+    expect(exitStatusFor(2, 'SIGKILL')).toBe(2);
   });
 });
