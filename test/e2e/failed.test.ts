@@ -156,6 +156,39 @@ describe('qtool failed', () => {
     expect(none.stderr).toMatch(/no failed jobs: queue '[^']+\.failed' does not exist/);
   });
 
+  it.skipIf(broker.major !== 4)(
+    'on a quorum failed queue (RabbitMQ 4.0 counts returns) lists only with --force, and --requeue --all needs none',
+    async () => {
+      const queue = uniqueName('jobs-qq');
+      await withChannel(broker.amqpUrl, async (channel) => {
+        await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+        await channel.assertQueue(`${queue}.failed`, {
+          durable: true,
+          arguments: { 'x-queue-type': 'quorum' },
+        });
+        channel.sendToQueue(`${queue}.failed`, Buffer.from('job body 1'), {
+          messageId: 'job-1',
+          headers: failureHeaders(queue, 1),
+        });
+        await channel.checkQueue(queue);
+      });
+      const refused = await runCli(['failed', '--queue', queue], { env });
+      expect(refused.exitCode).toBe(1);
+      expect(refused.stderr).toMatch(
+        /is a quorum queue, and .* counts every return of a message toward its delivery limit/,
+      );
+      const forced = await runCli(['failed', '--queue', queue, '--force'], { env });
+      expect(forced.exitCode, forced.stderr).toBe(0);
+      expect(forced.stdout).toMatch(/^job-1 {2}the command exited with code 1/);
+      const moved = await runCli(['failed', '--queue', queue, '--requeue', '--all'], { env });
+      expect(moved.exitCode, moved.stderr).toBe(0);
+      const [copy] = await takeAll(queue);
+      expect(copy?.properties.messageId).toBe('job-1');
+      // The broker's own count of the peek's return stays with the failed copy, not the new job.
+      expect(copy?.properties.headers?.['x-delivery-count']).toBeUndefined();
+    },
+  );
+
   it('refuses contradictory options with exit 2', async () => {
     for (const [args, message] of [
       [['--requeue'], /--requeue needs --all .* or --id/],
