@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { withChannel } from '../support/amqp.js';
-import { testBroker, uniqueName } from '../support/broker.js';
-import { jsonLines, runCli } from '../support/cli.js';
+import { eventually, queueState, withChannel } from '../support/amqp.js';
+import { closeConnectionsOf, testBroker, uniqueName } from '../support/broker.js';
+import { jsonLines, runCli, startCli } from '../support/cli.js';
 
 const broker = testBroker();
 const env = { AMQP_URL: broker.amqpUrl };
@@ -77,6 +77,37 @@ describe('qtool send: job ids', () => {
     expect(tooLong.stderr).not.toMatch(/\n\s+at /);
     expect(await takeAll(queue)).toEqual([]);
   });
+
+  it.skipIf(!broker.hasCtl)(
+    'a message sent again after its connection was closed keeps its id: duplicates are the same job, and each id is confirmed once',
+    async () => {
+      const queue = uniqueName('ids-again');
+      const total = 60_000;
+      const sender = startCli(['send', '--queue', queue, '--json', '--count', String(total), 'x'], { env });
+      await eventually(
+        async () => ((await queueState(broker.amqpUrl, queue))?.messageCount ?? 0) >= 1000,
+        'the send to be under way',
+      );
+      expect(await closeConnectionsOf(broker.ctl, sender.process.pid)).toBe(1);
+      const result = await sender.finished(120_000);
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(result.stderr).toMatch(/connection lost: .*; reconnecting\./);
+      const lines = jsonLines(result.stdout);
+      const confirmed = lines.filter((line) => line.event === 'confirmed').map((line) => line.messageId);
+      expect(confirmed).toHaveLength(total);
+      expect(new Set(confirmed).size).toBe(total);
+      // Some were in flight when the connection went: sent again, which is what this is about.
+      const summary = lines.find((line) => line.event === 'summary');
+      expect(summary?.republished).toBeGreaterThan(0);
+      const held = await takeAll(queue);
+      expect(held.length).toBeGreaterThanOrEqual(total);
+      // However many went twice, the queue holds exactly the ids printed, no other.
+      const heldIds = new Set(held.map((message) => message.messageId));
+      expect(heldIds.size).toBe(total);
+      for (const id of confirmed) expect(heldIds.has(id as string)).toBe(true);
+    },
+    150_000,
+  );
 
   it('refuses --json with --no-confirm: without confirms it could not say which messages the broker kept', async () => {
     const result = await runCli(['send', '--queue', uniqueName('ids-nc'), '--json', '--no-confirm', 'a'], {
