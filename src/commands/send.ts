@@ -330,7 +330,7 @@ function reportReply(
 ): number {
   const sentLine = `The message (id ${messageId}) was sent to ${destination} and confirmed by the broker, so the job may still run`;
   const noQueue =
-    'its reply, if it comes, will find no reply queue (it went with this connection) and is dropped; qtool status shows whether the message is still queued.';
+    'its reply, if it comes, will find no reply queue (it went with this connection) and is dropped; qtool status shows how many messages wait in the queue.';
   if (outcome.kind === 'timed-out') {
     throw new QtoolError(`no reply within ${formatDuration(options.wait?.timeoutMs ?? 0)} (--timeout)`, {
       hint: `${sentLine}: ${noQueue}`,
