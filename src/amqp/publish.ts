@@ -23,8 +23,19 @@ export interface PublishOptions {
   giveUp?: AbortSignal;
   /** Called after each message is handed to the socket, with the running count and body bytes. */
   onSent?: (sent: number, bytes: number) => void;
-  /** Called as the broker confirms each message (with confirms), for a live count such as bench's. */
-  onConfirmed?: () => void;
+  /**
+   * Called as the broker confirms each message (with confirms): for a live count such as bench's,
+   * and for send --json, which prints each confirmed message's id.
+   */
+  onConfirmed?: (body: Buffer, messageId: string | undefined) => void;
+  /**
+   * Gives each message read from the source its message id (a message sent again after a lost
+   * connection keeps the one it had). Without it, messages carry none.
+   */
+  nextMessageId?: () => string;
+  /** Properties every message carries: reply_to and correlation_id for send --wait. */
+  replyTo?: string;
+  correlationId?: string;
   /** The broker stopped reading from this connection (a memory or disk alarm), for `reason`. */
   onBlocked?: (reason: string) => void;
   /** The broker reads from this connection again. */
@@ -95,6 +106,21 @@ export interface PublishResult {
 
 export const DEFAULT_CONFIRM_WINDOW = 512;
 
+/** A message on its way: its body and the id it keeps if it must be sent again. */
+interface Outgoing {
+  body: Buffer;
+  messageId: string | undefined;
+}
+
+/** The publish options publishAll sets (amqplib's Options.Publish, the fields it uses). */
+interface PublishProperties {
+  persistent: boolean;
+  mandatory: boolean;
+  messageId?: string;
+  replyTo?: string;
+  correlationId?: string;
+}
+
 /**
  * Publishes every message from `messages`, streaming: the source is read only as fast as the
  * broker confirms (a bounded window of outstanding confirms) and the socket drains
@@ -144,7 +170,7 @@ export async function publishAll(
     model: ChannelModel;
     channel: Channel | ConfirmChannel;
     /** Sent on this channel, not yet answered, in publishing order. */
-    inFlight: Map<number, Buffer>;
+    inFlight: Map<number, Outgoing>;
     closed: boolean;
     drained: boolean;
     blockedBy: string | null;
@@ -213,8 +239,8 @@ export async function publishAll(
     }
   };
 
-  /** Bodies to publish again (their channel died unanswered), before any new one from the source. */
-  let backlog: Buffer[] = [];
+  /** Messages to publish again (their channel died unanswered), before any new one from the source. */
+  let backlog: Outgoing[] = [];
   /**
    * The channel closed: if its connection was lost and the caller reconnects, carry what it never
    * confirmed over to a new channel and go on; otherwise stop (false).
@@ -239,29 +265,35 @@ export async function publishAll(
     return true;
   };
 
-  const publishOptions = { persistent: options.persistent, mandatory: true };
+  // One options object for every publish: amqplib encodes a message's properties during publish(),
+  // so setting messageId just before each call spares an object per message.
+  const publishOptions: PublishProperties = { persistent: options.persistent, mandatory: true };
+  if (options.replyTo !== undefined) publishOptions.replyTo = options.replyTo;
+  if (options.correlationId !== undefined) publishOptions.correlationId = options.correlationId;
+  const nextMessageId = options.nextMessageId;
   const source = (
     Symbol.asyncIterator in messages
       ? (messages as AsyncIterable<Buffer>)[Symbol.asyncIterator]()
       : (messages as Iterable<Buffer>)[Symbol.iterator]()
   ) as AsyncIterator<Buffer> | Iterator<Buffer>;
   let sourceDone = false;
-  type NextBody = { body: Buffer; again: boolean } | undefined;
-  const taken = (item: IteratorResult<Buffer>): NextBody => {
+  /** Whether the message nextMessage() returned last is one sent again (from the backlog). */
+  let again = false;
+  const taken = (item: IteratorResult<Buffer>): Outgoing | undefined => {
     if (item.done === true) {
       sourceDone = true;
       return undefined;
     }
-    return { body: item.value, again: false };
+    return { body: item.value, messageId: nextMessageId === undefined ? undefined : nextMessageId() };
   };
   /**
-   * The next body to publish, and whether it is a republished one; undefined when there is none.
-   * A promise only when the source must wait: a sync source (arguments) then costs no microtask
-   * per message.
+   * The next message to publish (see `again`); undefined when there is none. A promise only when
+   * the source must wait: a sync source (arguments) then costs no microtask per message.
    */
-  const nextBody = (): NextBody | Promise<NextBody> => {
+  const nextMessage = (): Outgoing | undefined | Promise<Outgoing | undefined> => {
     const queued = backlog.shift();
-    if (queued !== undefined) return { body: queued, again: true };
+    again = queued !== undefined;
+    if (queued !== undefined) return queued;
     if (sourceDone || stopping()) return undefined;
     const item = source.next();
     return item instanceof Promise ? item.then(taken) : taken(item);
@@ -273,28 +305,29 @@ export async function publishAll(
         if (await carryOver()) continue;
         break;
       }
-      const pending = nextBody();
-      const next = pending instanceof Promise ? await pending : pending;
-      if (next === undefined) {
+      const pending = nextMessage();
+      const message = pending instanceof Promise ? await pending : pending;
+      if (message === undefined) {
         if (!options.confirm) break;
         await waitUntil(() => gen.inFlight.size === 0);
         if (gen.closed && gen.inFlight.size > 0 && (await carryOver())) continue;
         break;
       }
-      const { body, again } = next;
+      const body = message.body;
       if (gen.closed || stopping()) {
         // A republished body stays owed (counted unconfirmed at the end); one just read from the
         // source was never sent, so after Ctrl-C it is simply not counted.
-        if (again || !stopping()) backlog.unshift(body);
+        if (again || !stopping()) backlog.unshift(message);
         if (!stopping()) continue;
         if (options.confirm) await waitUntil(() => gen.inFlight.size === 0);
         break;
       }
       let writable: boolean;
+      if (nextMessageId !== undefined) publishOptions.messageId = message.messageId as string;
       if (options.confirm) {
         const id = nextId++;
         const on = gen;
-        on.inFlight.set(id, body);
+        on.inFlight.set(id, message);
         writable = (on.channel as ConfirmChannel).publish(
           target.exchange,
           target.routingKey,
@@ -306,9 +339,9 @@ export async function publishAll(
             if (!on.counting || !on.inFlight.delete(id)) return;
             if (error === null || error === undefined) {
               result.confirmed += 1;
-              options.onConfirmed?.();
+              options.onConfirmed?.(body, message.messageId);
             } else if (/nacked/.test(String((error as Error).message))) result.nacked += 1;
-            else on.inFlight.set(id, body); // the channel died: unanswered, kept for carryOver
+            else on.inFlight.set(id, message); // the channel died: unanswered, kept for carryOver
             wakeUp();
           },
         );

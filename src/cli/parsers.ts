@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { AMQP_NAME_MAX_BYTES, controlCharacterIn } from '../config/values.js';
 import { thousands } from '../output/format.js';
 import { MAX_TIMER_MS } from '../worker/long-sleep.js';
 
@@ -77,5 +78,17 @@ function seconds(text: string, range: 'from 0 to' | 'greater than 0, at most'): 
 
 export function nonEmpty(text: string): string {
   if (text.trim() === '') throw new InvalidArgumentError('must not be empty.');
+  return text;
+}
+
+/** A message id (--message-id): printable text of at most 255 bytes, AMQP's short string. */
+export function messageIdArgument(text: string): string {
+  nonEmpty(text);
+  const control = controlCharacterIn(text);
+  if (control !== null) throw new InvalidArgumentError(`contains a control character (${control}).`);
+  const bytes = Buffer.byteLength(text);
+  if (bytes > AMQP_NAME_MAX_BYTES) {
+    throw new InvalidArgumentError(`is ${bytes} bytes long; AMQP allows at most ${AMQP_NAME_MAX_BYTES}.`);
+  }
   return text;
 }

@@ -1,5 +1,6 @@
 import { deliveryCountField, deliveryCountOf } from '../amqp/delivery-count.js';
 import { findQueue, inspectExistingQueue, type PeekedMessage, peekMessages } from '../amqp/queue.js';
+import type { QueueType } from '../amqp/queue-type.js';
 import { announcedServer, type ServerIdentity } from '../amqp/server-identity.js';
 import { bodyForJson } from '../body.js';
 import type { ConnectionSettings } from '../config/connection.js';
@@ -41,16 +42,7 @@ export async function runPeek(
     // the messages' own x-delivery-count then gives a quorum queue away, for the summary.
     const { type } = await inspectExistingQueue(session.model, queue);
     const cost = nackReturnCost(server);
-    if (type === 'quorum' && cost === 'limit' && !options.force) {
-      const broker =
-        server.version === null ? 'this broker' : `${server.product ?? 'the broker'} ${server.version}`;
-      throw new QtoolError(
-        `queue '${queue}' is a quorum queue, and ${broker} counts every return of a message toward its delivery limit (20 by default): each peek brings the messages it shows one return closer to being dropped or dead-lettered`,
-        {
-          hint: 'Run again with --force to peek anyway; qtool then says how often they have come back. RabbitMQ 4.3 and later do not count a peek.',
-        },
-      );
-    }
+    checkPeekAllowed(queue, type, server, options.force);
 
     let messages: PeekedMessage[];
     try {
@@ -95,6 +87,28 @@ export async function runPeek(
     );
     return 0;
   });
+}
+
+/**
+ * Refuses, unless forced, to peek at a quorum queue where the broker counts every return toward
+ * its default delivery limit (RabbitMQ 4.0 to 4.2): each peek brings the messages closer to being
+ * dropped. `qtool failed` peeks the same way, so it shares this.
+ */
+export function checkPeekAllowed(
+  queue: string,
+  type: QueueType | null,
+  server: ServerIdentity,
+  force: boolean,
+): void {
+  if (type !== 'quorum' || nackReturnCost(server) !== 'limit' || force) return;
+  const broker =
+    server.version === null ? 'this broker' : `${server.product ?? 'the broker'} ${server.version}`;
+  throw new QtoolError(
+    `queue '${queue}' is a quorum queue, and ${broker} counts every return of a message toward its delivery limit (20 by default): each peek brings the messages it shows one return closer to being dropped or dead-lettered`,
+    {
+      hint: 'Run again with --force to peek anyway; qtool then says how often they have come back. RabbitMQ 4.3 and later do not count a peek.',
+    },
+  );
 }
 
 /** Where RabbitMQ 3.x (seen on 3.10) puts a returned message: at the back of the queue. */

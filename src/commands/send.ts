@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { letPendingIoRun } from '../amqp/connect.js';
 import { explainAmqpError, parseBrokerClose } from '../amqp/explain.js';
@@ -15,13 +16,17 @@ import {
 } from '../amqp/queue.js';
 import type { QueueType } from '../amqp/queue-type.js';
 import type { Session } from '../amqp/session.js';
+import { bodyForJson } from '../body.js';
 import { type ConnectionSettings, maskedUrl } from '../config/connection.js';
 import { QtoolError } from '../errors.js';
+import { newJobId } from '../job-id.js';
 import { formatDuration, formatRate, plural, thousands } from '../output/format.js';
 import { createSendProgress, type ProgressTotal } from '../output/progress.js';
 import { type CommandIo, writeLine } from './io.js';
+import { exitStatusFor, jobOutcome } from './job-reply.js';
 import { checkSource, type MessageSource, messagesFrom } from './send-input.js';
 import { resolveSendTarget } from './send-target.js';
+import { ReplyWaiter, type WaitOutcome } from './send-wait.js';
 import { lostLine, type ReconnectOptions, reconnectSaying, withLink } from './with-link.js';
 
 export interface SendOptions {
@@ -37,12 +42,23 @@ export interface SendOptions {
   durability: DurabilityRequest;
   queueType: QueueType | undefined;
   reconnect: ReconnectOptions;
+  /** --message-id: the id of the one message; undefined: a fresh UUID v4 for each message. */
+  messageId: string | undefined;
+  /** --json: on stdout, one line per message the broker confirmed, with its id, then the summary. */
+  json: boolean;
+  /** --wait: RPC, waiting for the job's reply; timeoutMs undefined waits until the reply or Ctrl-C. */
+  wait: { timeoutMs: number | undefined } | undefined;
 }
 
 export interface SendReport extends PublishResult {
   destination: string;
   elapsedMs: number;
+  /** The id of the message when exactly one was sent, for the summary. */
+  onlyMessageId: string | undefined;
 }
+
+/** Where send --wait's replies come: a queue of the sender's own (`amq.` names are the broker's). */
+export const REPLY_QUEUE_PREFIX = 'qtool.reply.';
 
 /**
  * `qtool send`: publishes each argument, or each line of a file or of standard input.
@@ -78,6 +94,16 @@ export async function runSend(
         exchange === ''
           ? await ensureQueue(session.model, routingKey, options.durability, settings, options.queueType)
           : null;
+      // A job id for every message. With --wait (one message) it is also the correlation id the
+      // reply must carry, so it is known before publishing.
+      const onlyId = options.messageId ?? (options.wait === undefined ? undefined : newJobId());
+      const nextMessageId = onlyId === undefined ? newJobId : () => onlyId;
+      const waiter =
+        options.wait === undefined || onlyId === undefined
+          ? null
+          : new ReplyWaiter(`${REPLY_QUEUE_PREFIX}${randomUUID()}`, onlyId);
+      // Listening before publishing: a quick worker's reply must find the queue there.
+      await waiter?.listenOn(session);
       const warnings: string[] = [];
       if (queue !== null && options.persistent && !(await isDurable(session.model, queue, options))) {
         warnings.push(
@@ -96,6 +122,7 @@ export async function runSend(
       const say = (line: string) => (progress === null ? writeLine(io.stderr, line) : progress.note(line));
       for (const warning of warnings) say(`qtool: ${warning}`);
       let blockedSince = 0;
+      let lastId: string | undefined;
       /** Why reconnecting stopped for good (--no-reconnect, --reconnect-timeout, a refused login). */
       let reconnectFailure: unknown;
       const reconnect = async () => {
@@ -109,7 +136,10 @@ export async function runSend(
         );
         try {
           const restored = await reconnectSaying(link, (line) => say(`qtool: ${line}`), stop.signal);
-          return restored === null ? null : restored.session.model;
+          if (restored === null) return null;
+          // Before the message goes out again, so that the reply queue is there for its reply.
+          await waiter?.listenOn(restored.session);
+          return restored.session.model;
         } catch (error) {
           reconnectFailure = error;
           return null;
@@ -123,6 +153,17 @@ export async function runSend(
         {
           persistent: options.persistent,
           confirm: options.confirm,
+          nextMessageId,
+          ...(waiter === null ? {} : { replyTo: waiter.queue, correlationId: waiter.correlationId }),
+          // A call per confirm only where it is used: --json, and the id a lone message's summary names.
+          ...(options.json || loneMessage(options)
+            ? {
+                onConfirmed: (body: Buffer, messageId: string | undefined) => {
+                  lastId = messageId;
+                  if (options.json) writeLine(io.stdout, confirmedLine(body, messageId));
+                },
+              }
+            : {}),
           signal: stop.signal,
           giveUp: giveUp.signal,
           reconnect,
@@ -147,10 +188,24 @@ export async function runSend(
       ).finally(() => progress?.stop());
       // Closing a connection the broker blocks must not keep the process waiting for its socket.
       if (result.blockedBy !== null) releaseBlockedConnection(link.session.model);
-      const report: SendReport = { ...result, destination, elapsedMs: performance.now() - started };
+      const report: SendReport = {
+        ...result,
+        destination,
+        elapsedMs: performance.now() - started,
+        onlyMessageId: result.sent === 1 ? lastId : undefined,
+      };
       const failure =
         result.error ?? reconnectFailure ?? (link.session.isLost() ? await link.session.lost : undefined);
-      return finish(report, failure, settings, options, io);
+      if (options.json) writeLine(io.stdout, summaryLine(report, target, options));
+      const status = finish(report, failure, settings, options, io, waiter);
+      if (waiter === null || status !== 0 || onlyId === undefined) return status;
+      const outcome = await waiter.wait(link, {
+        timeoutMs: options.wait?.timeoutMs,
+        signal: stop.signal,
+        reconnect: options.reconnect,
+        say: (line) => writeLine(io.stderr, line),
+      });
+      return reportReply(outcome, onlyId, destination, options, io);
     });
   } finally {
     stopListening();
@@ -192,6 +247,7 @@ function finish(
   settings: ConnectionSettings,
   options: SendOptions,
   io: CommandIo,
+  waiter: ReplyWaiter | null,
 ): number {
   let account = sendAccount(report, options.confirm);
   const close = parseBrokerClose(failure);
@@ -231,8 +287,123 @@ function finish(
       exitCode: report.interrupted ? 130 : 1,
     });
   }
-  if (!options.quiet) writeLine(io.stderr, summary(report, settings, options));
+  if (!options.quiet && !options.json) {
+    let line = summary(report, settings, options);
+    if (waiter !== null && !report.interrupted) {
+      line += `; waiting for its reply on ${waiter.queue}${options.wait?.timeoutMs === undefined ? ' (Ctrl-C stops waiting)' : ` for up to ${formatDuration(options.wait.timeoutMs)}`}`;
+    }
+    writeLine(io.stderr, line);
+  }
   return report.interrupted ? 130 : 0;
+}
+
+/** Whether exactly one message goes out: one argument, sent once. */
+function loneMessage(options: SendOptions): boolean {
+  return options.source.kind === 'arguments' && options.source.messages.length === 1 && options.count === 1;
+}
+
+/** send --json's line for a message the broker confirmed. */
+function confirmedLine(body: Buffer, messageId: string | undefined): string {
+  return JSON.stringify({ event: 'confirmed', messageId: messageId ?? null, ...bodyForJson(body) });
+}
+
+/** send --json's last line: the summary's figures. */
+function summaryLine(
+  report: SendReport,
+  target: { exchange: string; routingKey: string },
+  options: SendOptions,
+): string {
+  return JSON.stringify({
+    event: 'summary',
+    sent: report.sent,
+    confirmed: report.confirmed,
+    nacked: report.nacked,
+    returned: report.returned,
+    unconfirmed: report.unconfirmed,
+    republished: report.republished,
+    interrupted: report.interrupted,
+    persistent: options.persistent,
+    exchange: target.exchange,
+    routingKey: target.routingKey,
+    elapsedMs: Math.round(report.elapsedMs),
+  });
+}
+
+/**
+ * The end of send --wait: the job's output on stdout (byte for byte: a result may be binary; a
+ * line end is added only for a terminal, so the prompt does not stick to it), and its status.
+ */
+function reportReply(
+  outcome: WaitOutcome,
+  messageId: string,
+  destination: string,
+  options: SendOptions,
+  io: CommandIo,
+): number {
+  const sentLine = `The message (id ${messageId}) was sent to ${destination} and confirmed by the broker, so the job may still run`;
+  const noQueue =
+    'its reply, if it comes, will find no reply queue (it went with this connection) and is dropped; qtool status shows how many messages wait in the queue.';
+  if (outcome.kind === 'timed-out') {
+    throw new QtoolError(`no reply within ${formatDuration(options.wait?.timeoutMs ?? 0)} (--timeout)`, {
+      hint: `${sentLine}: ${noQueue}`,
+    });
+  }
+  if (outcome.kind === 'interrupted') {
+    throw new QtoolError('stopped waiting for the reply (interrupted)', {
+      hint: `${sentLine}: ${noQueue}`,
+      exitCode: 130,
+    });
+  }
+  if (outcome.kind === 'lost') {
+    throw new QtoolError(`stopped waiting for the reply: ${outcome.error.message}`, {
+      cause: outcome.error,
+      hint: [outcome.error.hint, `${sentLine}: ${noQueue}`].filter(Boolean).join('\n'),
+    });
+  }
+  const { message } = outcome;
+  const job = jobOutcome(message.properties.headers);
+  const status = exitStatusFor(job.exitCode, job.signal);
+  if (options.json) {
+    writeLine(
+      io.stdout,
+      JSON.stringify({
+        event: 'reply',
+        messageId,
+        exitCode: job.exitCode,
+        signal: job.signal,
+        durationMs: job.durationMs,
+        worker: job.worker,
+        ...bodyForJson(message.content),
+      }),
+    );
+  } else {
+    io.stdout.write(message.content);
+    const last = message.content.at(-1);
+    if (io.stdout.isTTY === true && last !== undefined && last !== 0x0a) io.stdout.write('\n');
+  }
+  const where = (preposition: 'by' | 'on') =>
+    `${job.worker === null ? '' : ` ${preposition} worker ${job.worker}`}${job.durationMs === null ? '' : ` in ${formatDuration(job.durationMs)}`}`;
+  if (status !== 0 && job.exitCode === null) {
+    writeLine(
+      io.stderr,
+      `qtool: job ${messageId} failed${where('on')}: its command was killed by ${job.signal} (exit status ${status} here, as a shell gives it)`,
+    );
+  } else if (status !== 0) {
+    const code =
+      job.exitCode === status
+        ? `${job.exitCode}`
+        : `${job.exitCode} (exit status ${status} here: a status is 1 to 255)`;
+    writeLine(
+      io.stderr,
+      `qtool: job ${messageId} failed${where('on')}: its command exited with code ${code}`,
+    );
+  } else if (!options.quiet && !options.json) {
+    writeLine(
+      io.stderr,
+      `qtool: job ${messageId} done${where('by')}${job.exitCode === null ? ' (the reply gives no exit code)' : ', exit code 0'}`,
+    );
+  }
+  return status;
 }
 
 /** Exactly how many messages made it, so a failed or interrupted send never leaves the user guessing. */
@@ -266,8 +437,9 @@ function summary(report: SendReport, settings: ConnectionSettings, options: Send
     report.republished === 0
       ? ''
       : `; ${plural(report.republished, 'message')} sent again after the connection was lost (the queue may hold duplicates of them, never fewer)`;
+  const id = report.onlyMessageId === undefined ? '' : `; message id ${report.onlyMessageId}`;
   return (
     `${verb} ${plural(report.sent, 'message')} (${persistence}) to ${report.destination} on ${maskedUrl(settings)} ` +
-    `in ${formatDuration(report.elapsedMs)}, ${formatRate(report.sent, report.elapsedMs)}, ${how}${again}`
+    `in ${formatDuration(report.elapsedMs)}, ${formatRate(report.sent, report.elapsedMs)}, ${how}${again}${id}`
   );
 }

@@ -59,7 +59,13 @@ describe("the program's command groups", () => {
 
   it('build just the group a command line runs, with its connection options', () => {
     const program = buildProgram(quietIo(), { exitCode: 0 }, ['peek', '--count', '2']);
-    expect(program.commands.map((command) => command.name())).toEqual(['peek', 'purge', 'delete', 'declare']);
+    expect(program.commands.map((command) => command.name())).toEqual([
+      'peek',
+      'failed',
+      'purge',
+      'delete',
+      'declare',
+    ]);
     const peek = program.commands.find((command) => command.name() === 'peek');
     expect(peek?.options.map((option) => option.long)).toContain('--host');
   });

@@ -3,6 +3,7 @@ import { ON_LOSE_CHOICES, type OnLose } from '../../worker/policy.js';
 import type { CliContext } from '../context.js';
 import { DEFAULT_KILL_AFTER_SECONDS, DEFAULT_RETRY_DELAY_SECONDS, jobOptions } from '../job-options.js';
 import {
+  messageIdArgument,
   nonEmpty,
   nonNegativeInteger,
   nonNegativeSeconds,
@@ -32,6 +33,26 @@ export function registerMessagingCommands(program: Command, { io, result, connec
           'routing key (default: the queue name; may be empty only with --exchange)',
         )
         .option('--no-confirm', 'no publisher confirms: the broker does not say which messages it kept')
+        .option(
+          '--message-id <id>',
+          "the message's id (one message only; default: a new UUID for each message)",
+          messageIdArgument,
+        )
+        .option(
+          '--json',
+          'on stdout, one JSON line per confirmed message with its id, then the summary',
+          false,
+        )
+        .option(
+          '--wait',
+          "send one job and wait for the worker's reply: print its output, exit with its status",
+          false,
+        )
+        .option(
+          '--timeout <seconds>',
+          'with --wait: give up waiting after this long (exit 1)',
+          positiveSeconds,
+        )
         .option('--quiet', 'no summary line (warnings and errors still show)'),
     ),
   ).action(async (messages: string[], options, command: Command) => {
@@ -52,6 +73,16 @@ export function registerMessagingCommands(program: Command, { io, result, connec
         },
       );
     }
+    const { checkSendModes } = await import('../../commands/send-modes.js');
+    checkSendModes({
+      source,
+      count: options.count,
+      confirm: options.confirm,
+      messageId: options.messageId,
+      json: options.json,
+      wait: options.wait,
+      timeoutGiven: options.timeout !== undefined,
+    });
     const { runSend } = await import('../../commands/send.js');
     result.exitCode = await runSend(
       await connection(command),
@@ -63,6 +94,11 @@ export function registerMessagingCommands(program: Command, { io, result, connec
         routingKey: options.routingKey,
         confirm: options.confirm,
         quiet: Boolean(options.quiet),
+        messageId: options.messageId,
+        json: options.json,
+        wait: options.wait
+          ? { timeoutMs: options.timeout === undefined ? undefined : options.timeout * 1000 }
+          : undefined,
         ...queueOptions(options),
         reconnect: reconnectOptions(options),
       },

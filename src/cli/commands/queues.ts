@@ -3,7 +3,7 @@ import { QUEUE_TYPES } from '../../amqp/queue-type.js';
 import { parseQueueName } from '../../config/values.js';
 import { thousands } from '../../output/format.js';
 import type { CliContext } from '../context.js';
-import { nonEmpty, positiveInteger } from '../parsers.js';
+import { messageIdArgument, nonEmpty, positiveInteger } from '../parsers.js';
 import { addQueueOptions, queueOptions } from '../queue-options.js';
 
 /** peek, purge, delete and declare: looking into and managing the queue named by --queue. */
@@ -23,6 +23,56 @@ export function registerQueueCommands(program: Command, { io, result, connection
       result.exitCode = await runPeek(
         await connection(command),
         { count: options.count, json: options.json, force: options.force },
+        io,
+      );
+    });
+
+  program
+    .command('failed')
+    .description(
+      "the failed jobs of the queue (in '<queue>.failed'): list them with their reasons, requeue or purge them",
+    )
+    .option('--requeue', 'move failed messages back to the work queue (with --all or --id)', false)
+    .option('--all', 'with --requeue: every failed message', false)
+    .option('--id <message-id>', 'with --requeue: the failed message with this message id', messageIdArgument)
+    .option('--purge', 'remove every failed message and say how many', false)
+    .option('--count <n>', 'list at most n failed messages', positiveInteger, 100)
+    .option('--json', 'one JSON object per failed message', false)
+    .option(
+      '--force',
+      'list (or requeue by id) from a quorum queue even where the broker counts each return toward its delivery limit (RabbitMQ 4.0 to 4.2)',
+      false,
+    )
+    .action(async (options, command: Command) => {
+      const given = (name: string) => command.getOptionValueSource(name) === 'cli';
+      const fail = (message: string) => command.error(`error: ${message}`, { exitCode: 2 });
+      if (options.requeue && options.purge)
+        fail('--requeue and --purge do opposite things: give one of them');
+      if (options.requeue && options.all && options.id !== undefined) {
+        fail('--requeue takes --all (every failed message) or --id <message-id> (one of them), not both');
+      }
+      if (options.requeue && !options.all && options.id === undefined) {
+        fail('--requeue needs --all (every failed message) or --id <message-id> (one of them)');
+      }
+      if (!options.requeue && (options.all || options.id !== undefined)) {
+        fail(`${options.all ? '--all' : '--id'} goes with --requeue`);
+      }
+      if ((options.requeue || options.purge) && (given('count') || options.json)) {
+        fail(
+          `${given('count') ? '--count' : '--json'} is for the listing, not for --${options.requeue ? 'requeue' : 'purge'}`,
+        );
+      }
+      const { runFailed } = await import('../../commands/failed.js');
+      result.exitCode = await runFailed(
+        await connection(command),
+        {
+          action: options.purge
+            ? { kind: 'purge' }
+            : options.requeue
+              ? { kind: 'requeue', id: options.id ?? null }
+              : { kind: 'list', count: options.count, json: options.json },
+          force: options.force,
+        },
         io,
       );
     });

@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { eventually, queueState, withChannel } from '../support/amqp.js';
+import { closeConnectionsOf, testBroker, uniqueName } from '../support/broker.js';
+import { jsonLines, runCli, startCli } from '../support/cli.js';
+
+const broker = testBroker();
+const env = { AMQP_URL: broker.amqpUrl };
+const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/** Every message of the queue, taken: body and message id. */
+async function takeAll(queue: string): Promise<{ body: string; messageId: string | undefined }[]> {
+  return withChannel(broker.amqpUrl, async (channel) => {
+    const found: { body: string; messageId: string | undefined }[] = [];
+    for (;;) {
+      const message = await channel.get(queue, { noAck: true });
+      if (message === false) return found;
+      found.push({ body: message.content.toString(), messageId: message.properties.messageId });
+    }
+  });
+}
+
+describe('qtool send: job ids', () => {
+  it('gives every message a UUID v4 message id of its own, and names a lone one in the summary', async () => {
+    const queue = uniqueName('ids');
+    const result = await runCli(['send', '--queue', queue, '--count', '50', 'a', 'b'], { env });
+    expect(result.exitCode, result.stderr).toBe(0);
+    const messages = await takeAll(queue);
+    expect(messages).toHaveLength(100);
+    for (const { messageId } of messages) expect(messageId).toMatch(UUID_V4);
+    expect(new Set(messages.map((message) => message.messageId)).size).toBe(100);
+
+    const one = await runCli(['send', '--queue', queue, 'solo'], { env });
+    const [solo] = await takeAll(queue);
+    expect(one.stderr).toContain(`all confirmed; message id ${solo?.messageId}`);
+  });
+
+  it('--json prints one line per confirmed message with its id, then the summary, on stdout', async () => {
+    const queue = uniqueName('ids-json');
+    const result = await runCli(['send', '--queue', queue, '--json', 'one', 'two', 'three'], { env });
+    expect(result.exitCode, result.stderr).toBe(0);
+    const lines = jsonLines(result.stdout);
+    expect(lines.map((line) => line.event)).toEqual(['confirmed', 'confirmed', 'confirmed', 'summary']);
+    expect(lines.slice(0, 3).map((line) => line.body)).toEqual(['one', 'two', 'three']);
+    expect(lines[3]).toMatchObject({ sent: 3, confirmed: 3, unconfirmed: 0, routingKey: queue });
+    // The ids printed are those the queue holds, message for message.
+    const held = await takeAll(queue);
+    expect(held.map((message) => message.messageId)).toEqual(lines.slice(0, 3).map((line) => line.messageId));
+    for (const { messageId } of held) expect(messageId).toMatch(UUID_V4);
+    // No human summary: stdout is the data, and stderr has nothing to add.
+    expect(result.stderr).toBe('');
+  });
+
+  it('--message-id sets the one message id, and is refused with several messages', async () => {
+    const queue = uniqueName('ids-given');
+    const result = await runCli(['send', '--queue', queue, '--message-id', 'job-42', 'convert a.png'], {
+      env,
+    });
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(await takeAll(queue)).toEqual([{ body: 'convert a.png', messageId: 'job-42' }]);
+
+    for (const args of [
+      ['a', 'b'],
+      ['--count', '2', 'a'],
+    ]) {
+      const refused = await runCli(['send', '--queue', queue, '--message-id', 'job-43', ...args], { env });
+      expect(refused.exitCode).toBe(2);
+      expect(refused.stderr).toMatch(
+        /--message-id is for one message, given as an argument; here: 2 messages/,
+      );
+    }
+    const piped = await runCli(['send', '--queue', queue, '--message-id', 'job-44'], { env, input: 'x\n' });
+    expect(piped.exitCode).toBe(2);
+    expect(piped.stderr).toMatch(/here: messages from standard input/);
+    const tooLong = await runCli(['send', '--queue', queue, '--message-id', 'x'.repeat(256), 'a'], { env });
+    expect(tooLong.exitCode).toBe(2);
+    expect(tooLong.stderr).toMatch(/256 bytes long; AMQP allows at most 255/);
+    expect(tooLong.stderr).not.toMatch(/\n\s+at /);
+    expect(await takeAll(queue)).toEqual([]);
+  });
+
+  it.skipIf(!broker.hasCtl)(
+    'a message sent again after its connection was closed keeps its id: duplicates are the same job, and each id is confirmed once',
+    async () => {
+      const queue = uniqueName('ids-again');
+      const total = 60_000;
+      const sender = startCli(['send', '--queue', queue, '--json', '--count', String(total), 'x'], { env });
+      await eventually(
+        async () => ((await queueState(broker.amqpUrl, queue))?.messageCount ?? 0) >= 1000,
+        'the send to be under way',
+      );
+      expect(await closeConnectionsOf(broker.ctl, sender.process.pid)).toBe(1);
+      const result = await sender.finished(120_000);
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(result.stderr).toMatch(/connection lost: .*; reconnecting\./);
+      const lines = jsonLines(result.stdout);
+      const confirmed = lines.filter((line) => line.event === 'confirmed').map((line) => line.messageId);
+      expect(confirmed).toHaveLength(total);
+      expect(new Set(confirmed).size).toBe(total);
+      // Some were in flight when the connection went: sent again, which is what this is about.
+      const summary = lines.find((line) => line.event === 'summary');
+      expect(summary?.republished).toBeGreaterThan(0);
+      const held = await takeAll(queue);
+      expect(held.length).toBeGreaterThanOrEqual(total);
+      // However many went twice, the queue holds exactly the ids printed, no other.
+      const heldIds = new Set(held.map((message) => message.messageId));
+      expect(heldIds.size).toBe(total);
+      for (const id of confirmed) expect(heldIds.has(id as string)).toBe(true);
+    },
+    150_000,
+  );
+
+  it('refuses --json with --no-confirm: without confirms it could not say which messages the broker kept', async () => {
+    const result = await runCli(['send', '--queue', uniqueName('ids-nc'), '--json', '--no-confirm', 'a'], {
+      env,
+    });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/--json cannot go with --no-confirm/);
+  });
+});
