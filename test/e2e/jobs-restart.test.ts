@@ -98,4 +98,55 @@ describe.skipIf(!canStartTestNodes()).sequential('qprocessor --exec through a br
     expect((await queueState(url, queue))?.messageCount).toBe(0);
     scene.clis.expectNoneRunning();
   });
+
+  it('send --wait gets the result of the job run again after the restart, and exits with its status', async () => {
+    const queue = uniqueName('restart-wait');
+    const runs = join(folder, `${queue}.runs`);
+    const senderBack = join(folder, `${queue}.sender-back`);
+    const release = join(folder, `${queue}.release`);
+    const worker = scene.clis.start(
+      [
+        'qprocessor',
+        '--queue',
+        queue,
+        '--name',
+        'phoenix',
+        '--acknowledge',
+        '--exec',
+        // The first run is still going when the broker stops. The run after the restart waits until
+        // the sender is back (a reply that comes while no reply queue exists is dropped), then fails
+        // with 3, so that the sender's exit status is the job's.
+        `echo "$QTOOL_REDELIVERED" >> ${runs}; if [ "$QTOOL_REDELIVERED" = false ]; then while [ ! -f ${release} ]; do sleep 0.05; done; fi; while [ ! -f ${senderBack} ]; do sleep 0.05; done; echo "rerun of $QTOOL_MESSAGE_ID"; exit 3`,
+      ],
+      { env: scene.env },
+    );
+    await worker.waitFor(/waiting for messages/, { stream: 'stderr' });
+    const sender = scene.clis.start(
+      ['send', '--queue', queue, '--persistent', '--wait', '--timeout', '150', 'resize photo 43'],
+      { env: scene.env },
+    );
+    await eventually(
+      async () => (await readFile(runs, 'utf8').catch(() => '')) === 'false\n',
+      'the first run',
+    );
+
+    await scene.node.restart();
+
+    await sender.waitFor(/reconnected to .*; reconnects so far: 1\n/, {
+      stream: 'stderr',
+      timeoutMs: 90_000,
+    });
+    await writeFile(senderBack, '');
+    const sent = await sender.finished(90_000);
+    expect(await readFile(runs, 'utf8')).toBe('false\ntrue\n');
+    expect(sent.exitCode, sent.stderr).toBe(3);
+    const id = /^rerun of ([0-9a-f-]{36})$/m.exec(sent.stdout)?.[1];
+    expect(id, sent.stdout).toBeDefined();
+    expect(sent.stderr).toContain(`job ${id} failed on worker phoenix`);
+    await writeFile(release, '');
+    worker.signal('SIGINT');
+    const stopped = await worker.finished(30_000);
+    expect(stopped.exitCode, stopped.stderr).toBe(0);
+    scene.clis.expectNoneRunning();
+  }, 240_000);
 });
