@@ -15,6 +15,11 @@ export interface PublishOptions {
   /** How many confirms may be outstanding at once; pipelining without unbounded memory. */
   window?: number;
   /**
+   * At most this many body bytes unconfirmed at once, whatever `window` allows (a message larger
+   * than that goes alone). Each unconfirmed body is kept, to be sent again after a lost connection.
+   */
+  windowBytes?: number;
+  /**
    * Stops reading further messages (the first Ctrl-C). What was sent is still waited for, unless
    * the broker is blocking publishers: then it would never answer, so waiting stops at once.
    */
@@ -104,7 +109,13 @@ export interface PublishResult {
   blockedBy: string | null;
 }
 
-export const DEFAULT_CONFIRM_WINDOW = 512;
+/**
+ * send's window: 2,048 unconfirmed messages and at most SEND_WINDOW_BYTES of their bodies. Small
+ * persistent messages went about 10 % faster with 2,048 than with 512 (the broker confirms them in
+ * larger batches), which pays for the message id each of qtool's messages carries (BENCHMARKS.md).
+ */
+export const DEFAULT_CONFIRM_WINDOW = 2048;
+export const SEND_WINDOW_BYTES = 16 * 1024 * 1024;
 
 /** A message on its way: its body and the id it keeps if it must be sent again. */
 interface Outgoing {
@@ -137,6 +148,7 @@ export async function publishAll(
   options: PublishOptions,
 ): Promise<PublishResult> {
   const window = options.window ?? DEFAULT_CONFIRM_WINDOW;
+  const windowBytes = options.windowBytes ?? Number.POSITIVE_INFINITY;
   const result: PublishResult = {
     sent: 0,
     confirmed: 0,
@@ -171,6 +183,8 @@ export async function publishAll(
     channel: Channel | ConfirmChannel;
     /** Sent on this channel, not yet answered, in publishing order. */
     inFlight: Map<number, Outgoing>;
+    /** The body bytes of inFlight. */
+    inFlightBytes: number;
     closed: boolean;
     drained: boolean;
     blockedBy: string | null;
@@ -188,6 +202,7 @@ export async function publishAll(
       model: on,
       channel,
       inFlight: new Map(),
+      inFlightBytes: 0,
       closed: opened.closed,
       drained: true,
       blockedBy: null,
@@ -328,6 +343,7 @@ export async function publishAll(
         const id = nextId++;
         const on = gen;
         on.inFlight.set(id, message);
+        on.inFlightBytes += body.length;
         writable = (on.channel as ConfirmChannel).publish(
           target.exchange,
           target.routingKey,
@@ -341,7 +357,11 @@ export async function publishAll(
               result.confirmed += 1;
               options.onConfirmed?.(body, message.messageId);
             } else if (/nacked/.test(String((error as Error).message))) result.nacked += 1;
-            else on.inFlight.set(id, message); // the channel died: unanswered, kept for carryOver
+            else {
+              on.inFlight.set(id, message); // the channel died: unanswered, kept for carryOver
+              return wakeUp();
+            }
+            on.inFlightBytes -= body.length;
             wakeUp();
           },
         );
@@ -355,8 +375,8 @@ export async function publishAll(
         gen.drained = false;
         await waitUntil(() => gen.drained || stopping());
       }
-      if (options.confirm && gen.inFlight.size >= window) {
-        await waitUntil(() => gen.inFlight.size < window || stopping());
+      if (options.confirm && (gen.inFlight.size >= window || gen.inFlightBytes >= windowBytes)) {
+        await waitUntil(() => (gen.inFlight.size < window && gen.inFlightBytes < windowBytes) || stopping());
       }
     }
     if (!options.confirm && result.sent > 0 && !gen.closed && !givenUp()) {

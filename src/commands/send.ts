@@ -7,6 +7,7 @@ import {
   type PublishResult,
   publishAll,
   releaseBlockedConnection,
+  SEND_WINDOW_BYTES,
 } from '../amqp/publish.js';
 import {
   type DurabilityRequest,
@@ -168,6 +169,7 @@ export async function runSend(
           giveUp: giveUp.signal,
           reconnect,
           channel,
+          windowBytes: SEND_WINDOW_BYTES,
           // withLink closes the connection next.
           leaveChannelOpen: true,
           onBlocked: (reason) => {
