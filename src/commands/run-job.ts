@@ -17,11 +17,24 @@ export interface JobRequest {
 }
 
 export interface JobRun extends JobExit {
-  /** All the job wrote to stdout: the reply's body. */
+  /** What the job wrote to stdout, its first MAX_KEPT_STDOUT_BYTES: the reply's body. */
   stdout: Buffer;
+  /** How many bytes the job wrote to stdout in all (more than stdout holds when it was cut). */
+  stdoutBytes: number;
   startedAt: number;
   durationMs: number;
 }
+
+/**
+ * How much of a job's stdout is kept for its reply. Every line still goes to the worker's output
+ * as it comes; only the copy held in memory stops here, so a job that writes gigabytes cannot
+ * exhaust the worker's memory. 4 MiB is well under RabbitMQ's max message size (16 MiB from 4.0,
+ * 128 MiB in 3.x), so the reply of a cut output is still accepted.
+ */
+export const MAX_KEPT_STDOUT_BYTES = 4 * 1024 * 1024;
+
+/** A line longer than this is passed on in pieces of this size. */
+const MAX_LINE_CHARS = 64 * 1024;
 
 /** After the shell exited, how long its pipes may stay open (a background child holding them) before we stop reading. */
 const PIPE_GRACE_MS = 1_000;
@@ -40,6 +53,8 @@ export function runJob(request: JobRequest): Promise<JobRun> {
       detached: true,
     });
     const chunks: Buffer[] = [];
+    let kept = 0;
+    let stdoutBytes = 0;
     let timedOut = false;
     let spawnError: string | undefined;
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
@@ -72,6 +87,7 @@ export function runJob(request: JobRequest): Promise<JobRun> {
         timedOut,
         ...(spawnError === undefined ? {} : { spawnError }),
         stdout: Buffer.concat(chunks),
+        stdoutBytes,
         startedAt,
         durationMs: performance.now() - startedAt,
       });
@@ -82,6 +98,8 @@ export function runJob(request: JobRequest): Promise<JobRun> {
       const lines = (partial[stream] + text).split('\n');
       partial[stream] = lines.pop() ?? '';
       for (const line of lines) request.onLine(stream, line);
+      // Output without newlines would otherwise pile up here without bound: pass it on in pieces.
+      if (partial[stream].length >= MAX_LINE_CHARS) flushPartial(stream);
     };
     const flushPartial = (stream: 'stdout' | 'stderr') => {
       if (partial[stream] !== '') request.onLine(stream, partial[stream]);
@@ -90,7 +108,12 @@ export function runJob(request: JobRequest): Promise<JobRun> {
     // Its own decoder: a chunk may end in the middle of a character.
     const stdoutText = new StringDecoder('utf8');
     child.stdout.on('data', (chunk: Buffer) => {
-      chunks.push(chunk);
+      stdoutBytes += chunk.length;
+      if (kept < MAX_KEPT_STDOUT_BYTES) {
+        const piece = chunk.subarray(0, MAX_KEPT_STDOUT_BYTES - kept);
+        chunks.push(piece);
+        kept += piece.length;
+      }
       take('stdout', stdoutText.write(chunk));
     });
     child.stderr.setEncoding('utf8').on('data', (text: string) => take('stderr', text));
