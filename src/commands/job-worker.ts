@@ -103,6 +103,8 @@ export async function runJobWorker(
   return withLink(settings, `qprocessor ${name}`, options.reconnect, async (link) => {
     const tally = emptyJobTally();
     let stopping = false;
+    /** A second interrupt: the jobs are being stopped, and their results settle nothing. */
+    let quitting = false;
     let current: Generation | undefined;
     let cancelled: Promise<CloseOutcome> | undefined;
     /** Aborted when the worker leaves for good: no job may outlive it. */
@@ -152,19 +154,40 @@ export async function runJobWorker(
     };
     const allRunning = () => Promise.all(running.keys());
 
-    const stopListening = io.onInterrupt((count) => {
-      if (count > 1) {
-        report.notice('second interrupt: exiting at once (the jobs in hand get SIGTERM)');
-        jobsEnd.abort();
-        io.exitNow(130);
-      }
-      if (stopping) return;
-      stopping = true;
-      report.notice('stopping: finishing the jobs in hand, if any (Ctrl-C again to quit at once)');
-      interrupted.abort();
-      cancelled = current?.consumer?.cancel();
-      wake();
-    });
+    const stopListening = io.onInterrupt(
+      (count) => {
+        if (count > 1) {
+          if (quitting) return;
+          quitting = true;
+          const jobs = running.size;
+          const fate =
+            jobs === 0
+              ? ''
+              : ackMode === 'manual'
+                ? `; ${jobs === 1 ? 'its message is' : 'their messages are'} not acked, so the broker delivers ${jobs === 1 ? 'it' : 'them'} again`
+                : ` and ${jobs === 1 ? 'its message is' : 'their messages are'} lost (auto-ack: the broker had already removed ${jobs === 1 ? 'it' : 'them'})`;
+          report.notice(
+            jobs === 0
+              ? 'second interrupt: exiting at once'
+              : `second interrupt: stopping the ${jobs === 1 ? 'job' : `${jobs} jobs`} in hand (SIGTERM, SIGKILL ${job.killAfterSeconds} s later if still running) and exiting${fate}`,
+          );
+          jobsEnd.abort();
+          // The 'exit' hook of run-job SIGKILLs whatever is left when this ends the process.
+          const limit = new Promise((resolve) => setTimeout(resolve, job.killAfterSeconds * 1000 + 500));
+          void Promise.race([allRunning(), limit]).then(() => io.exitNow(130));
+          return;
+        }
+        if (stopping) return;
+        stopping = true;
+        report.notice('stopping: finishing the jobs in hand, if any (Ctrl-C again to quit at once)');
+        interrupted.abort();
+        cancelled = current?.consumer?.cancel();
+        wake();
+      },
+      // A closed terminal or ssh session stops the worker as Ctrl-C does, not Node at once with
+      // its jobs (each in a process group of its own) left running.
+      { hangup: true },
+    );
 
     /** Where a reply or republish goes out: the delivering connection's channel, or (auto-ack) the current one. */
     const publisherFor = async (gen: Generation): Promise<JobPublisher | undefined> => {
@@ -209,6 +232,8 @@ export async function runJobWorker(
         onLine: (stream, line) => report.output(info, stream, line),
         signal: jobsEnd.signal,
       });
+      // Stopped by a second interrupt: not a failure of the job, and nothing is published or acked.
+      if (quitting) return;
       const succeeded = jobSucceeded(run);
       // Its delivery tag means nothing on any later channel: the broker delivers it again instead.
       const stale = () => ackMode === 'manual' && (gen.failure !== undefined || gen.session.isLost());

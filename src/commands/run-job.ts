@@ -40,6 +40,31 @@ const MAX_LINE_CHARS = 64 * 1024;
 const PIPE_GRACE_MS = 1_000;
 
 /**
+ * The process groups of the jobs running now. Whatever way the worker's process ends (its own
+ * exit, the safety net's process.exit on an uncaught error, a second Ctrl-C), the 'exit' hook
+ * SIGKILLs them: a job never outlives its worker. It runs synchronously, so it cannot wait for a
+ * SIGTERM to work.
+ */
+const runningGroups = new Set<number>();
+let exitHookInstalled = false;
+
+function killGroupsAtExit(): void {
+  for (const pid of runningGroups) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // Gone already.
+    }
+  }
+  runningGroups.clear();
+}
+
+/** How many job process groups are running now (for tests and accounts). */
+export function runningJobGroups(): number {
+  return runningGroups.size;
+}
+
+/**
  * Runs `command` through `sh -c` in a process group of its own, so a time-out can stop the whole
  * job (a pipeline, the children a script started) and not only the shell. Never rejects: a
  * command that cannot start is a failed run with `spawnError`.
@@ -52,6 +77,12 @@ export function runJob(request: JobRequest): Promise<JobRun> {
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
     });
+    if (!exitHookInstalled) {
+      process.on('exit', killGroupsAtExit);
+      exitHookInstalled = true;
+    }
+    const group = child.pid;
+    if (group !== undefined) runningGroups.add(group);
     const chunks: Buffer[] = [];
     let kept = 0;
     let stdoutBytes = 0;
@@ -71,10 +102,16 @@ export function runJob(request: JobRequest): Promise<JobRun> {
         // The group is gone already.
       }
     };
-    const onAbort = () => killGroup('SIGTERM');
+    // As a time-out does: SIGTERM, then SIGKILL --kill-after later if the group is still there.
+    const onAbort = () => {
+      killGroup('SIGTERM');
+      clearTimeout(killTimer);
+      killTimer = setTimeout(() => killGroup('SIGKILL'), request.killAfterMs);
+    };
     const finish = () => {
       if (settled) return;
       settled = true;
+      if (group !== undefined) runningGroups.delete(group);
       request.signal?.removeEventListener('abort', onAbort);
       clearTimeout(termTimer);
       clearTimeout(killTimer);
