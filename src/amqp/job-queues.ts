@@ -8,9 +8,11 @@ import { declareQueue, queueExists } from './queue.js';
  * The queues a job worker's failures go through, declared before it consumes:
  * - `<queue>.retry`: holds a failed message for its per-message TTL (the retry delay), then the
  *   broker dead-letters it through the default exchange back to `<queue>`. A classic queue, named
- *   explicitly so a vhost whose default type is quorum does not change it: a classic queue expires
- *   messages at its head, and every message in it waits the same delay, so none waits behind a
- *   longer one.
+ *   explicitly so a vhost whose default type is quorum does not change it. A classic queue
+ *   expires messages only at its head: one worker's messages all wait the same --retry-delay, but
+ *   workers with different delays on one queue make a short delay wait behind a longer one.
+ *   Dead-lettering from a classic queue is at most once: a message expiring while `<queue>` is
+ *   gone is dropped (the README says so).
  * - `<queue>.failed`: durable; used as it is when it exists (`qtool failed` reads it).
  */
 export async function ensureJobQueues(
