@@ -19,7 +19,7 @@ import { announcedServer } from '../amqp/server-identity.js';
 import type { Session } from '../amqp/session.js';
 import type { ConnectionSettings } from '../config/connection.js';
 import { UsageError } from '../errors.js';
-import { shellQuote } from '../output/format.js';
+import { formatDuration, shellQuote } from '../output/format.js';
 import { createJobReporter, emptyJobTally, type FailureFate, type JobInfo } from '../output/job-report.js';
 import { colorLevel, createStyle } from '../output/style.js';
 import { rabbitmqVersion } from '../worker/delivery-limit.js';
@@ -72,6 +72,8 @@ interface Delivery {
   message: ConsumeMessage;
   /** The consumer (and connection) that delivered it: only there can it be acked. */
   gen: Generation;
+  /** Its command is still running (false once it ended and its outcome is being settled). */
+  executing?: boolean;
 }
 
 /**
@@ -90,9 +92,10 @@ export async function runJobWorker(
   const queue = settings.queue;
   const retryQueue = retryQueueName(queue);
   const failedQueue = failedQueueName(queue);
-  if (ackMode === 'manual' && Buffer.byteLength(retryQueue) > MAX_QUEUE_NAME_BYTES) {
+  // '.failed' is the longer suffix, and every --acknowledge worker declares that queue.
+  if (ackMode === 'manual' && Buffer.byteLength(failedQueue) > MAX_QUEUE_NAME_BYTES) {
     throw new UsageError(
-      `queue name '${queue}' is too long for --exec with --acknowledge: '${retryQueue}' would exceed ${MAX_QUEUE_NAME_BYTES} bytes`,
+      `queue name '${queue}' is too long for --exec with --acknowledge: '${failedQueue}' would exceed ${MAX_QUEUE_NAME_BYTES} bytes`,
     );
   }
   const jobQueues = { queue, retry: job.retries > 0 ? retryQueue : undefined, failed: failedQueue };
@@ -200,7 +203,9 @@ export async function runJobWorker(
     };
 
     /** Runs one delivery's job and settles its message. Never rejects. */
-    const work = async ({ message, gen }: Delivery): Promise<void> => {
+    const work = async (delivery: Delivery): Promise<void> => {
+      const { message, gen } = delivery;
+      delivery.executing = true;
       tally.received += 1;
       if (message.fields.redelivered) tally.redelivered += 1;
       const props = message.properties;
@@ -232,6 +237,7 @@ export async function runJobWorker(
         onLine: (stream, line) => report.output(info, stream, line),
         signal: jobsEnd.signal,
       });
+      delivery.executing = false;
       // Stopped by a second interrupt: not a failure of the job, and nothing is published or acked.
       if (quitting) return;
       const succeeded = jobSucceeded(run);
@@ -430,8 +436,13 @@ export async function runJobWorker(
      * Leaving on an error: the finally below stops every job still running (SIGTERM). Prints the
      * tally and what that means for their messages, counting auto-ack ones as lost.
      */
-    const leaveOnError = (queueDeleted: boolean) => {
-      const stopped = running.size;
+    const leaveOnError = async (queueDeleted: boolean) => {
+      // Jobs that have ended settle first (a lost channel makes that quick): the tally counts them.
+      const settling = [...running]
+        .filter(([, delivery]) => delivery.executing !== true)
+        .map(([done]) => done);
+      await Promise.race([Promise.all(settling), new Promise((resolve) => setTimeout(resolve, 2_000))]);
+      const stopped = [...running.values()].filter((delivery) => delivery.executing === true).length;
       if (ackMode === 'auto') tally.lost += stopped;
       report.tally(tally, ackMode === 'auto' ? inbox.length : 0);
       const account = stoppedAccount(ackMode, stopped, queueDeleted);
@@ -452,6 +463,20 @@ export async function runJobWorker(
           wake();
         };
         void session.lost.then((error) => noteFailure({ error, retry: 'connection' }));
+        // A memory or disk alarm: replies and copies wait for the broker, and their messages stay
+        // unacked meanwhile. Said once, as send does, rather than hanging in silence.
+        let blockedSince = 0;
+        session.model.on('blocked', (reason: unknown) => {
+          blockedSince = performance.now();
+          report.warn(
+            `the broker is blocking publishers: ${String(reason ?? 'no reason given')}. Replies and retry/failed copies wait until it resumes, and their messages stay unacked meanwhile; Ctrl-C stops.`,
+          );
+        });
+        session.model.on('unblocked', () => {
+          report.notice(
+            `the broker resumed taking messages after ${formatDuration(performance.now() - blockedSince)}`,
+          );
+        });
         const heartbeat = negotiatedHeartbeat(session.model);
         let queueType: QueueType | null = null;
         try {
@@ -526,7 +551,7 @@ export async function runJobWorker(
         if (ended !== undefined && !stopping) {
           const inFlight = [...running.values()].filter((delivery) => delivery.gen === gen).length;
           if (ended.retry === 'none' || (ended.retry === 'connection' && !options.reconnect.enabled)) {
-            leaveOnError(ended.queueDeleted === true);
+            await leaveOnError(ended.queueDeleted === true);
             throw ended.error;
           }
           const account = inFlightAccount(ackMode, inFlight);
@@ -538,7 +563,7 @@ export async function runJobWorker(
               restored = await reconnectSaying(link, (line) => report.notice(line), interrupted.signal);
             } catch (error) {
               // Given up (--reconnect-timeout): the jobs still running are stopped on the way out.
-              leaveOnError(false);
+              await leaveOnError(false);
               throw error;
             }
             if (restored === null) {

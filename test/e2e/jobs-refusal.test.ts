@@ -5,7 +5,7 @@ import type { GetMessage, Options } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, queueState, withChannel } from '../support/amqp.js';
 import { closeConnectionsOf, testBroker, uniqueName } from '../support/broker.js';
-import { type RunningCli, startCli } from '../support/cli.js';
+import { type RunningCli, runCli, startCli } from '../support/cli.js';
 
 /**
  * What a job worker does when the broker refuses what it publishes for a job (a reply, a copy),
@@ -310,5 +310,18 @@ describe('qprocessor --exec copies', () => {
     await worker.finished();
     const [failed] = await takeAll(`${queue}.failed`);
     expect(failed?.properties.deliveryMode).toBe(2);
+  });
+
+  it('refuses a queue name that leaves no room for .failed (7 bytes), not only .retry (6)', async () => {
+    // 249 + '.retry' = 255 bytes fits; 249 + '.failed' = 256 does not.
+    const queue = 'q'.repeat(249);
+    const result = await runCli(['qprocessor', '--queue', queue, '--acknowledge', '--exec', 'true'], {
+      env,
+      timeoutMs: 20_000,
+    });
+    expect(result.exitCode, result.stderr).toBe(2);
+    expect(result.stderr).toMatch(
+      /too long for --exec with --acknowledge: '.*\.failed' would exceed 255 bytes/,
+    );
   });
 });
