@@ -59,4 +59,44 @@ describe('qprocessor --exec losing its connection after a copy', () => {
       'the original back',
     );
   });
+
+  it('a reconnect given up (--reconnect-timeout) still prints the tally and says the running job was stopped', async () => {
+    const queue = uniqueName('give-up');
+    await withChannel(broker.amqpUrl, (channel) => channel.assertQueue(queue, { durable: true }));
+    proxy = await startProxy(broker.amqpUrl);
+    const worker = startCli(
+      [
+        'qprocessor',
+        '--queue',
+        queue,
+        '--name',
+        'quitter',
+        '--acknowledge',
+        '--reconnect-timeout',
+        '2',
+        '--exec',
+        'exec sleep 60',
+      ],
+      { env: { AMQP_URL: proxy.url } },
+    );
+    await worker.waitFor(/waiting for messages/, { stream: 'stderr' });
+    await withChannel(broker.amqpUrl, async (channel) => {
+      channel.sendToQueue(queue, Buffer.from('job'), { messageId: 'gu-1' });
+      await channel.checkQueue(queue);
+    });
+    await worker.waitFor(/received/);
+    // Nothing listens where the worker reconnects to any more.
+    await proxy.close();
+    proxy = undefined;
+    const result = await worker.finished(30_000);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toMatch(/stopped: 1 message received, 0 succeeded/);
+    expect(result.stderr).toMatch(
+      /The job running was stopped \(SIGTERM\); its message was not acked, so the broker delivers it again\./,
+    );
+    await eventually(
+      async () => (await queueState(broker.amqpUrl, queue))?.messageCount === 1,
+      'the message back',
+    );
+  });
 });
