@@ -324,4 +324,28 @@ describe('qprocessor --exec copies', () => {
       /too long for --exec with --acknowledge: '.*\.failed' would exceed 255 bytes/,
     );
   });
+
+  it('cuts a reply to the first 4 MiB of a longer stdout, says so, and gives the full size in x-qtool-stdout-bytes', async () => {
+    const queue = uniqueName('long-output');
+    const replies = uniqueName('long-replies');
+    await withChannel(broker.amqpUrl, (channel) => channel.assertQueue(replies, { durable: false }));
+    const total = 5 * 1024 * 1024;
+    const worker = await startWorker(queue, 'talker', [
+      '--acknowledge',
+      '--json',
+      '--exec',
+      `head -c ${total} /dev/zero | tr '\\0' 'z'`,
+    ]);
+    await publish(queue, 'talk', { messageId: 'lo-1', replyTo: replies });
+    await eventually(async () => (await ready(replies)) === 1, 'the reply', 30_000);
+    worker.signal('SIGINT');
+    const result = await worker.finished();
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(
+      /lo-1: its stdout \(5242880 bytes\) is longer than the 4194304 bytes kept for a reply/,
+    );
+    const [reply] = await takeAll(replies);
+    expect(reply?.content.length).toBe(4 * 1024 * 1024);
+    expect(reply?.properties.headers?.['x-qtool-stdout-bytes']).toBe(total);
+  });
 });
