@@ -350,8 +350,8 @@ export async function runJobWorker(
           error instanceof PublishRefusedError
             ? error.message
             : explainAmqpError(error, gen.session.settings).message;
-        tally.held += 1;
         if (ackMode === 'manual') {
+          tally.held += 1;
           report.warn(
             `${info.label}: could not publish its outcome (${why}); not acked and not requeued (that would run it again at once): the broker delivers it again when this worker stops`,
           );
