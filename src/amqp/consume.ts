@@ -20,15 +20,18 @@ export interface Consumer {
   readonly channel: Channel;
   /** Resolves when the broker ends the consumer or its channel; never rejects. */
   readonly stopped: Promise<ConsumerStop>;
-  /** Acks one message; a no-op once the channel is closed (the broker requeued it already). */
-  ack(message: ConsumeMessage): void;
+  /**
+   * Acks one message. False when it could not be sent (the channel is closed or closing): then the
+   * broker has it back, or will, and delivers it again. Never throws.
+   */
+  ack(message: ConsumeMessage): boolean;
   /**
    * Acks this message and every earlier unacked one on the channel (basic.ack multiple). False
    * when the channel was closed already: then nothing was sent, and the broker requeues them.
    */
   ackUpTo(message: ConsumeMessage): boolean;
-  /** basic.nack with requeue: the broker redelivers it, usually to another consumer. */
-  requeue(message: ConsumeMessage): void;
+  /** basic.nack with requeue: the broker redelivers it, usually to another consumer. False when not sent. */
+  requeue(message: ConsumeMessage): boolean;
   /**
    * Stops new deliveries; messages already delivered stay ours to ack. Waits a few seconds at
    * most; only `closed` (the broker's CancelOk) proves every delivery before it has arrived.
@@ -69,23 +72,25 @@ export async function startConsumer(
   });
   // amqplib throws on a closed channel. An ack or nack that can no longer be sent changes nothing:
   // the broker has already put every unacknowledged message of that channel back in the queue.
+  // A channel that is closing (its close sent, not yet confirmed) throws too: caught here so an ack
+  // in a promise chain cannot become an unhandled rejection.
   const unlessClosed = (send: () => void): boolean => {
     if (channelClosed || closedByUs) return false;
-    send();
-    return true;
+    try {
+      send();
+      return true;
+    } catch {
+      return false;
+    }
   };
 
   let consumerTag: string | undefined;
   const consumer: Consumer = {
     channel,
     stopped,
-    ack: (message) => {
-      unlessClosed(() => channel.ack(message));
-    },
+    ack: (message) => unlessClosed(() => channel.ack(message)),
     ackUpTo: (message) => unlessClosed(() => channel.ack(message, true)),
-    requeue: (message) => {
-      unlessClosed(() => channel.nack(message, false, true));
-    },
+    requeue: (message) => unlessClosed(() => channel.nack(message, false, true)),
     async cancel() {
       const tag = consumerTag;
       if (tag === undefined) return 'closed';

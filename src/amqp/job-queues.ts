@@ -8,9 +8,11 @@ import { declareQueue, queueExists } from './queue.js';
  * The queues a job worker's failures go through, declared before it consumes:
  * - `<queue>.retry`: holds a failed message for its per-message TTL (the retry delay), then the
  *   broker dead-letters it through the default exchange back to `<queue>`. A classic queue, named
- *   explicitly so a vhost whose default type is quorum does not change it: a classic queue expires
- *   messages at its head, and every message in it waits the same delay, so none waits behind a
- *   longer one.
+ *   explicitly so a vhost whose default type is quorum does not change it. A classic queue
+ *   expires messages only at its head: one worker's messages all wait the same --retry-delay, but
+ *   workers with different delays on one queue make a short delay wait behind a longer one.
+ *   Dead-lettering from a classic queue is at most once: a message expiring while `<queue>` is
+ *   gone is dropped (the README says so).
  * - `<queue>.failed`: durable; used as it is when it exists (`qtool failed` reads it).
  */
 export async function ensureJobQueues(
@@ -51,21 +53,27 @@ export async function ensureJobQueues(
   }
 }
 
-/** Publishes on a confirm channel; each publish resolves once the broker has the message. */
+/**
+ * Publishes a job's reply or copy, each on a confirm channel of its own: a publish the broker
+ * refuses by closing the channel (a message over its max size) must not fail the other jobs'
+ * publishes waiting for their confirms, and a return carries no delivery tag to tell whose it is.
+ */
 export interface JobPublisher {
   /**
    * Publishes to the default exchange with routing key `queue`, not mandatory (a reply whose queue
-   * is gone is dropped by the broker, not returned). Rejects when the broker nacks it or the channel
-   * closes before confirming: then the caller must not ack what the message stands for.
+   * is gone is dropped by the broker, not returned). Rejects with PublishRefusedError when the
+   * broker refused it (a nack, or a channel error while the connection lives); with any other
+   * error when the connection went before the confirm. Either way the caller must not ack what the
+   * message stands for.
    */
   publish(queue: string, content: Buffer, options: Options.Publish): Promise<void>;
   /**
    * Publishes a message that must land in `queue` (a retry or a failed copy, whose original is
-   * acked next): mandatory, on a confirm channel of its own, so a return (the queue was deleted
-   * meanwhile) is known before the confirm. Rejects with UnroutableError when it came back.
+   * acked next): mandatory, so a return (the queue was deleted meanwhile) is known before the
+   * confirm. Rejects with UnroutableError when it came back, PublishRefusedError as publish.
    */
   publishInto(queue: string, content: Buffer, options: Options.Publish): Promise<void>;
-  /** Whether the channel is still open. */
+  /** Whether the connection still takes channels. */
   isOpen(): boolean;
   close(): Promise<void>;
 }
@@ -77,60 +85,76 @@ export class UnroutableError extends QtoolError {
   }
 }
 
+/**
+ * The broker refused a publish while the connection lives: it nacked it (a queue full with
+ * x-overflow reject-publish, ...) or closed the channel over it (a message over its max size).
+ * Publishing the same again fails the same way: not a reason to requeue.
+ */
+export class PublishRefusedError extends QtoolError {
+  constructor(
+    readonly queue: string,
+    readonly why: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(`the broker refused the message for '${queue}': ${why}`, options);
+  }
+}
+
 export async function openJobPublisher(model: ChannelModel): Promise<JobPublisher> {
-  const channel: ConfirmChannel = await model.createConfirmChannel();
   let closed = false;
-  let closeError: unknown;
-  channel.on('error', (error: unknown) => {
-    closeError = error;
+  let connectionGone = false;
+  model.once('close', () => {
+    connectionGone = true;
   });
-  channel.on('close', () => {
-    closed = true;
-  });
-  return {
-    publish(queue, content, options) {
-      if (closed) return Promise.reject(closeError ?? new Error('channel closed'));
-      return new Promise((resolve, reject) => {
+  const publishOwn = async (queue: string, content: Buffer, options: Options.Publish, mandatory: boolean) => {
+    if (closed || connectionGone) throw new Error('connection closed');
+    const own: ConfirmChannel = await model.createConfirmChannel();
+    let returned = false;
+    let ownError: unknown;
+    own.on('error', (error: unknown) => {
+      ownError = error;
+    });
+    own.on('return', () => {
+      returned = true;
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
         try {
-          channel.publish('', queue, content, options, (error: unknown) => {
+          own.publish('', queue, content, { ...options, mandatory }, (error: unknown) => {
             if (error === null || error === undefined) resolve();
-            else reject(closeError ?? error);
+            else reject(ownError ?? error);
           });
         } catch (error) {
           reject(error);
         }
       });
-    },
-    async publishInto(queue, content, options) {
-      // Its own channel: a return carries no delivery tag, so on a shared channel it could not be
-      // told apart from another job's publish. Failures are rare enough for a channel each.
-      const own = await model.createConfirmChannel();
-      let returned = false;
-      let ownError: unknown;
-      own.on('error', (error: unknown) => {
-        ownError = error;
-      });
-      own.on('return', () => {
-        returned = true;
-      });
-      try {
-        await new Promise<void>((resolve, reject) => {
-          own.publish('', queue, content, { ...options, mandatory: true }, (error: unknown) => {
-            if (error === null || error === undefined) resolve();
-            else reject(ownError ?? error);
-          });
-        });
-      } finally {
-        await closeChannel(own);
+    } catch (error) {
+      // amqplib reports a nack as this Error; a broker's channel close arrives as an 'error' event
+      // first. A lost connection closes the channel with neither.
+      const close = parseBrokerClose(ownError ?? error);
+      if (close !== undefined && close !== null && !connectionGone) {
+        throw new PublishRefusedError(queue, `${close.replyCode} ${close.text}`, { cause: error });
       }
-      // The broker sends basic.return before the basic.ack of the same message.
-      if (returned) throw new UnroutableError(queue);
-    },
-    isOpen: () => !closed,
+      if (error instanceof Error && error.message === 'message nacked') {
+        throw new PublishRefusedError(
+          queue,
+          'nacked (a full queue with x-overflow reject-publish, or the broker could not take it)',
+          { cause: error },
+        );
+      }
+      throw error;
+    } finally {
+      if (ownError === undefined) await closeChannel(own);
+    }
+    // The broker sends basic.return before the basic.ack of the same message.
+    if (returned) throw new UnroutableError(queue);
+  };
+  return {
+    publish: (queue, content, options) => publishOwn(queue, content, options, false),
+    publishInto: (queue, content, options) => publishOwn(queue, content, options, true),
+    isOpen: () => !closed && !connectionGone,
     async close() {
-      if (closed) return;
       closed = true;
-      await closeChannel(channel);
     },
   };
 }

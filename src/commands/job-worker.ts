@@ -1,10 +1,16 @@
 import { constants as osConstants } from 'node:os';
 import type { MessageProperties, Options } from 'amqplib';
-import { negotiatedHeartbeat } from '../amqp/connect.js';
+import { letPendingIoRun, negotiatedHeartbeat } from '../amqp/connect.js';
 import { type CloseOutcome, type ConsumeMessage, type Consumer, startConsumer } from '../amqp/consume.js';
 import { deliveryCountOf } from '../amqp/delivery-count.js';
 import { explainAmqpError } from '../amqp/explain.js';
-import { ensureJobQueues, type JobPublisher, openJobPublisher, UnroutableError } from '../amqp/job-queues.js';
+import {
+  ensureJobQueues,
+  type JobPublisher,
+  openJobPublisher,
+  PublishRefusedError,
+  UnroutableError,
+} from '../amqp/job-queues.js';
 import type { Link } from '../amqp/link.js';
 import { ensureQueue, inspectExistingQueue } from '../amqp/queue.js';
 import type { QueueType } from '../amqp/queue-type.js';
@@ -13,7 +19,7 @@ import { announcedServer } from '../amqp/server-identity.js';
 import type { Session } from '../amqp/session.js';
 import type { ConnectionSettings } from '../config/connection.js';
 import { UsageError } from '../errors.js';
-import { shellQuote } from '../output/format.js';
+import { formatDuration, shellQuote } from '../output/format.js';
 import { createJobReporter, emptyJobTally, type FailureFate, type JobInfo } from '../output/job-report.js';
 import { colorLevel, createStyle } from '../output/style.js';
 import { rabbitmqVersion } from '../worker/delivery-limit.js';
@@ -36,7 +42,7 @@ import { type ConsumerRetry, consumerRetry, explainConsumerStop } from './consum
 import type { CommandIo } from './io.js';
 import type { QprocessorOptions } from './qprocessor.js';
 import { publishReply, replyToOf } from './reply.js';
-import { type JobRun, runJob } from './run-job.js';
+import { type JobRun, MAX_KEPT_STDOUT_BYTES, runJob } from './run-job.js';
 import { lostLine, nodeInUse, reconnectSaying, withLink } from './with-link.js';
 
 /** `qprocessor --exec`'s own options. */
@@ -59,13 +65,15 @@ interface Generation {
   session: Session;
   consumer: Consumer | undefined;
   publisher: JobPublisher | undefined;
-  failure: { error: unknown; retry: ConsumerRetry } | undefined;
+  failure: { error: unknown; retry: ConsumerRetry; queueDeleted?: boolean } | undefined;
 }
 
 interface Delivery {
   message: ConsumeMessage;
   /** The consumer (and connection) that delivered it: only there can it be acked. */
   gen: Generation;
+  /** Its command is still running (false once it ended and its outcome is being settled). */
+  executing?: boolean;
 }
 
 /**
@@ -84,9 +92,10 @@ export async function runJobWorker(
   const queue = settings.queue;
   const retryQueue = retryQueueName(queue);
   const failedQueue = failedQueueName(queue);
-  if (ackMode === 'manual' && Buffer.byteLength(retryQueue) > MAX_QUEUE_NAME_BYTES) {
+  // '.failed' is the longer suffix, and every --acknowledge worker declares that queue.
+  if (ackMode === 'manual' && Buffer.byteLength(failedQueue) > MAX_QUEUE_NAME_BYTES) {
     throw new UsageError(
-      `queue name '${queue}' is too long for --exec with --acknowledge: '${retryQueue}' would exceed ${MAX_QUEUE_NAME_BYTES} bytes`,
+      `queue name '${queue}' is too long for --exec with --acknowledge: '${failedQueue}' would exceed ${MAX_QUEUE_NAME_BYTES} bytes`,
     );
   }
   const jobQueues = { queue, retry: job.retries > 0 ? retryQueue : undefined, failed: failedQueue };
@@ -97,6 +106,8 @@ export async function runJobWorker(
   return withLink(settings, `qprocessor ${name}`, options.reconnect, async (link) => {
     const tally = emptyJobTally();
     let stopping = false;
+    /** A second interrupt: the jobs are being stopped, and their results settle nothing. */
+    let quitting = false;
     let current: Generation | undefined;
     let cancelled: Promise<CloseOutcome> | undefined;
     /** Aborted when the worker leaves for good: no job may outlive it. */
@@ -146,19 +157,40 @@ export async function runJobWorker(
     };
     const allRunning = () => Promise.all(running.keys());
 
-    const stopListening = io.onInterrupt((count) => {
-      if (count > 1) {
-        report.notice('second interrupt: exiting at once (the jobs in hand get SIGTERM)');
-        jobsEnd.abort();
-        io.exitNow(130);
-      }
-      if (stopping) return;
-      stopping = true;
-      report.notice('stopping: finishing the jobs in hand, if any (Ctrl-C again to quit at once)');
-      interrupted.abort();
-      cancelled = current?.consumer?.cancel();
-      wake();
-    });
+    const stopListening = io.onInterrupt(
+      (count) => {
+        if (count > 1) {
+          if (quitting) return;
+          quitting = true;
+          const jobs = running.size;
+          const fate =
+            jobs === 0
+              ? ''
+              : ackMode === 'manual'
+                ? `; ${jobs === 1 ? 'its message is' : 'their messages are'} not acked, so the broker delivers ${jobs === 1 ? 'it' : 'them'} again`
+                : ` and ${jobs === 1 ? 'its message is' : 'their messages are'} lost (auto-ack: the broker had already removed ${jobs === 1 ? 'it' : 'them'})`;
+          report.notice(
+            jobs === 0
+              ? 'second interrupt: exiting at once'
+              : `second interrupt: stopping the ${jobs === 1 ? 'job' : `${jobs} jobs`} in hand (SIGTERM, SIGKILL ${job.killAfterSeconds} s later if still running) and exiting${fate}`,
+          );
+          jobsEnd.abort();
+          // The 'exit' hook of run-job SIGKILLs whatever is left when this ends the process.
+          const limit = new Promise((resolve) => setTimeout(resolve, job.killAfterSeconds * 1000 + 500));
+          void Promise.race([allRunning(), limit]).then(() => io.exitNow(130));
+          return;
+        }
+        if (stopping) return;
+        stopping = true;
+        report.notice('stopping: finishing the jobs in hand, if any (Ctrl-C again to quit at once)');
+        interrupted.abort();
+        cancelled = current?.consumer?.cancel();
+        wake();
+      },
+      // A closed terminal or ssh session stops the worker as Ctrl-C does, not Node at once with
+      // its jobs (each in a process group of its own) left running.
+      { hangup: true },
+    );
 
     /** Where a reply or republish goes out: the delivering connection's channel, or (auto-ack) the current one. */
     const publisherFor = async (gen: Generation): Promise<JobPublisher | undefined> => {
@@ -171,7 +203,9 @@ export async function runJobWorker(
     };
 
     /** Runs one delivery's job and settles its message. Never rejects. */
-    const work = async ({ message, gen }: Delivery): Promise<void> => {
+    const work = async (delivery: Delivery): Promise<void> => {
+      const { message, gen } = delivery;
+      delivery.executing = true;
       tally.received += 1;
       if (message.fields.redelivered) tally.redelivered += 1;
       const props = message.properties;
@@ -203,43 +237,74 @@ export async function runJobWorker(
         onLine: (stream, line) => report.output(info, stream, line),
         signal: jobsEnd.signal,
       });
+      delivery.executing = false;
+      // Stopped by a second interrupt: not a failure of the job, and nothing is published or acked.
+      if (quitting) return;
       const succeeded = jobSucceeded(run);
       // Its delivery tag means nothing on any later channel: the broker delivers it again instead.
       const stale = () => ackMode === 'manual' && (gen.failure !== undefined || gen.session.isLost());
-      if (stale()) {
+      /** The queue a copy of it was confirmed into, if one was: said when it is dropped after all. */
+      let copiedInto: string | undefined;
+      const drop = () => {
         tally.dropped += 1;
-        report.dropped(info, succeeded);
-        return;
+        if (copiedInto !== undefined) tally.droppedAfterCopy += 1;
+        report.dropped(info, succeeded, copiedInto);
+      };
+      /** False when the ack could not be sent (its channel closed): then it is dropped, not acked. */
+      const ack = () => ackMode === 'auto' || gen.consumer?.ack(message) === true;
+      if (stale()) return drop();
+      if (run.stdoutBytes > run.stdout.length && replyToOf(props) !== undefined) {
+        report.warn(
+          `${info.label}: its stdout (${run.stdoutBytes} bytes) is longer than the ${MAX_KEPT_STDOUT_BYTES} bytes kept for a reply: the reply holds the first ${run.stdout.length} and says so in x-qtool-stdout-bytes`,
+        );
       }
       try {
+        let reason: string;
+        let replyRefused = false;
         if (succeeded) {
-          await reply(gen, info, message, run, undefined);
-          if (stale()) throw new StaleDelivery();
-          if (ackMode === 'manual') gen.consumer?.ack(message);
-          tally.succeeded += 1;
-          report.succeeded(info, run.durationMs, ackMode === 'manual');
-          return;
+          const replied = await reply(gen, info, message, run, undefined);
+          if (replied === 'done') {
+            if (stale() || !ack()) return drop();
+            tally.succeeded += 1;
+            report.succeeded(info, run.durationMs, ackMode === 'manual');
+            return;
+          }
+          // Requeueing would run it again and meet the same refusal, for ever: a failed attempt.
+          replyRefused = true;
+          reason = `reply refused: ${replied.refused}`;
+        } else {
+          reason = failureReason(run, job.timeoutSeconds);
         }
-        const reason = failureReason(run, job.timeoutSeconds);
-        const next = afterFailure(attempt, job.retries, ackMode);
-        let fate: FailureFate;
+        let next = afterFailure(attempt, job.retries, ackMode);
+        let fate: FailureFate = { kind: 'gone' };
         if (next.action === 'retry') {
           const publisher = await publisherFor(gen);
           if (publisher === undefined) throw new StaleDelivery();
-          await publishCopy(gen, publisher, retryQueue, message.content, {
-            ...carriedProperties(props),
-            headers: retryHeaders(props.headers, next.attempts),
-            expiration: String(Math.round(job.retryDelaySeconds * 1000)),
-          });
-          tally.retried += 1;
-          fate = {
-            kind: 'retry',
-            retry: next.retry,
-            of: job.retries,
-            delaySeconds: job.retryDelaySeconds,
-            via: retryQueue,
-          };
-        } else if (next.action === 'fail') {
+          try {
+            await publishCopy(gen, publisher, retryQueue, message.content, {
+              ...carriedProperties(props),
+              headers: retryHeaders(props.headers, next.attempts),
+              expiration: String(Math.round(job.retryDelaySeconds * 1000)),
+            });
+            copiedInto = retryQueue;
+            tally.retried += 1;
+            fate = {
+              kind: 'retry',
+              retry: next.retry,
+              of: job.retries,
+              delaySeconds: job.retryDelaySeconds,
+              via: retryQueue,
+            };
+          } catch (error) {
+            if (!(error instanceof PublishRefusedError) || stale()) throw error;
+            report.warn(
+              `${info.label}: the broker refused its copy into '${retryQueue}' (${error.why}): moving it to '${failedQueue}' instead`,
+            );
+            reason = `${reason}; retry refused: ${error.why}`;
+            next = { action: 'fail', attempts: attempt };
+          }
+        }
+        if (next.action === 'fail') {
           const publisher = await publisherFor(gen);
           if (publisher === undefined) throw new StaleDelivery();
           await publishCopy(gen, publisher, failedQueue, message.content, {
@@ -251,32 +316,44 @@ export async function runJobWorker(
               worker: name,
               queue,
               failedAt: new Date(),
+              reason,
             }),
           });
+          copiedInto = failedQueue;
           tally.movedToFailed += 1;
-          await reply(gen, info, message, run, reason);
+          if (stale()) return drop();
+          if (!replyRefused) {
+            const replied = await reply(gen, info, message, run, reason);
+            if (replied !== 'done') {
+              // Its copy is safe in .failed: the message is handled, only the answer is missing.
+              report.warn(
+                `${info.label}: the broker refused its reply to '${replyToOf(props)}' (${replied.refused}); its message is kept in '${failedQueue}', so it is acked`,
+              );
+            }
+          }
           fate = { kind: 'failed-queue', queue: failedQueue };
-        } else {
+        } else if (next.action === 'gone') {
           await reply(gen, info, message, run, reason);
-          fate = { kind: 'gone' };
         }
-        if (stale()) throw new StaleDelivery();
-        if (ackMode === 'manual') gen.consumer?.ack(message);
+        if (stale() || !ack()) return drop();
         tally.failed += 1;
         report.failed(info, reason, run.durationMs, fate);
       } catch (error) {
-        if (stale()) {
-          tally.dropped += 1;
-          report.dropped(info, succeeded);
-          return;
-        }
-        // The connection is fine but the broker refused the republish or reply: give the message
-        // back rather than ack what is not safe anywhere.
-        const why = explainAmqpError(error, gen.session.settings).message;
+        // A lost connection closes its channels a moment before it says so itself.
+        await letPendingIoRun();
+        if (stale() || error instanceof StaleDelivery) return drop();
+        // The connection lives but nothing for this message could be made safe (its .failed copy
+        // refused, or an error qtool did not foresee). A requeue would run it again at once and
+        // meet the same, for ever: it is held unacked instead, and the broker has it back when
+        // this worker's channel closes.
+        const why =
+          error instanceof PublishRefusedError
+            ? error.message
+            : explainAmqpError(error, gen.session.settings).message;
         if (ackMode === 'manual') {
-          gen.consumer?.requeue(message);
+          tally.held += 1;
           report.warn(
-            `${info.label}: could not publish its outcome (${why}); requeued it (nack) to run again`,
+            `${info.label}: could not publish its outcome (${why}); not acked and not requeued (that would run it again at once): the broker delivers it again when this worker stops`,
           );
         } else {
           report.warn(`${info.label}: could not publish its outcome (${why})`);
@@ -306,42 +383,70 @@ export async function runJobWorker(
       }
     };
 
-    /** Publishes the result to reply_to, when the message has one, and waits for the broker's confirm. */
+    /**
+     * Publishes the result to reply_to, when the message has one, and waits for the broker's
+     * confirm. 'done' when sent or not asked for; `refused` when the broker refused it while the
+     * connection lives (with manual acks the caller decides). Throws when the connection went
+     * (manual acks: the message is not acked without its reply).
+     */
     const reply = async (
       gen: Generation,
       info: JobInfo,
       message: ConsumeMessage,
       run: JobRun,
       failure: string | undefined,
-    ): Promise<void> => {
+    ): Promise<'done' | { refused: string }> => {
       const props = message.properties;
       const replyTo = replyToOf(props);
-      if (replyTo === undefined) return;
+      if (replyTo === undefined) return 'done';
       try {
         const publisher = await publisherFor(gen);
         if (publisher === undefined) throw new StaleDelivery();
-        await publishReply(
-          publisher,
-          props,
-          run.stdout,
-          replyHeaders({
+        await publishReply(publisher, props, run.stdout, {
+          ...replyHeaders({
             exitCode: replyExitCode(run, (signal) => osConstants.signals[signal] ?? 0),
             durationMs: run.durationMs,
             worker: name,
             ...(failure === undefined ? {} : { failure: { reason: failure, signal: run.signal } }),
           }),
-        );
+          ...(run.stdoutBytes > run.stdout.length ? { 'x-qtool-stdout-bytes': run.stdoutBytes } : {}),
+        });
         report.replied(info, replyTo);
+        return 'done';
       } catch (error) {
-        // With manual acks the message is not acked without its reply: the caller decides.
-        if (ackMode === 'manual') throw error;
+        if (ackMode === 'manual') {
+          await letPendingIoRun();
+          if (error instanceof PublishRefusedError && !stale(gen)) return { refused: error.why };
+          throw error;
+        }
         // With auto-ack the job's outcome stands whatever becomes of its reply.
         const why =
           error instanceof StaleDelivery
             ? 'the connection is down'
             : explainAmqpError(error, gen.session.settings).message;
         report.warn(`${info.label}: its reply to '${replyTo}' was not sent: ${why}`);
+        return 'done';
       }
+    };
+
+    /** A delivery whose channel or connection is gone (manual acks): its tag can no longer be acked. */
+    const stale = (gen: Generation) => gen.failure !== undefined || gen.session.isLost();
+
+    /**
+     * Leaving on an error: the finally below stops every job still running (SIGTERM). Prints the
+     * tally and what that means for their messages, counting auto-ack ones as lost.
+     */
+    const leaveOnError = async (queueDeleted: boolean) => {
+      // Jobs that have ended settle first (a lost channel makes that quick): the tally counts them.
+      const settling = [...running]
+        .filter(([, delivery]) => delivery.executing !== true)
+        .map(([done]) => done);
+      await Promise.race([Promise.all(settling), new Promise((resolve) => setTimeout(resolve, 2_000))]);
+      const stopped = [...running.values()].filter((delivery) => delivery.executing === true).length;
+      if (ackMode === 'auto') tally.lost += stopped;
+      report.tally(tally, ackMode === 'auto' ? inbox.length : 0);
+      const account = stoppedAccount(ackMode, stopped, queueDeleted);
+      if (account !== undefined) report.notice(account);
     };
 
     let started = false;
@@ -358,6 +463,20 @@ export async function runJobWorker(
           wake();
         };
         void session.lost.then((error) => noteFailure({ error, retry: 'connection' }));
+        // A memory or disk alarm: replies and copies wait for the broker, and their messages stay
+        // unacked meanwhile. Said once, as send does, rather than hanging in silence.
+        let blockedSince = 0;
+        session.model.on('blocked', (reason: unknown) => {
+          blockedSince = performance.now();
+          report.warn(
+            `the broker is blocking publishers: ${String(reason ?? 'no reason given')}. Replies and retry/failed copies wait until it resumes, and their messages stay unacked meanwhile; Ctrl-C stops.`,
+          );
+        });
+        session.model.on('unblocked', () => {
+          report.notice(
+            `the broker resumed taking messages after ${formatDuration(performance.now() - blockedSince)}`,
+          );
+        });
         const heartbeat = negotiatedHeartbeat(session.model);
         let queueType: QueueType | null = null;
         try {
@@ -389,7 +508,11 @@ export async function runJobWorker(
           gen.consumer = consumer;
           void consumer.stopped.then(async (stop) => {
             const explained = await explainConsumerStop(stop, session, queue);
-            noteFailure({ error: explained.error, retry: consumerRetry(stop, explained, session) });
+            noteFailure({
+              error: explained.error,
+              retry: consumerRetry(stop, explained, session),
+              queueDeleted: explained.queueDeleted,
+            });
           });
           if (stopping) cancelled = consumer.cancel();
         } catch (error) {
@@ -427,16 +550,23 @@ export async function runJobWorker(
         const ended = gen.failure;
         if (ended !== undefined && !stopping) {
           const inFlight = [...running.values()].filter((delivery) => delivery.gen === gen).length;
-          const account = inFlightAccount(ackMode, inFlight);
           if (ended.retry === 'none' || (ended.retry === 'connection' && !options.reconnect.enabled)) {
-            report.tally(tally, ackMode === 'auto' ? inbox.length : 0);
-            if (account !== undefined) report.notice(account);
+            await leaveOnError(ended.queueDeleted === true);
             throw ended.error;
           }
+          const account = inFlightAccount(ackMode, inFlight);
           report.warn(lostLine(explainAmqpError(ended.error, session.settings), ended.retry, account));
           declare = ended.retry === 'connection';
           if (ended.retry === 'connection') {
-            if ((await reconnectSaying(link, (line) => report.notice(line), interrupted.signal)) === null) {
+            let restored: Awaited<ReturnType<typeof reconnectSaying>>;
+            try {
+              restored = await reconnectSaying(link, (line) => report.notice(line), interrupted.signal);
+            } catch (error) {
+              // Given up (--reconnect-timeout): the jobs still running are stopped on the way out.
+              await leaveOnError(false);
+              throw error;
+            }
+            if (restored === null) {
               await allRunning();
               report.tally(tally, ackMode === 'auto' ? inbox.length : 0);
               return 0;
@@ -488,7 +618,7 @@ class StaleDelivery extends Error {
   override readonly name = 'StaleDelivery';
 }
 
-/** The properties a retried or failed message keeps from the original (not its expiration). */
+/** The properties a retried or failed message keeps from the original (not its expiration, not transience). */
 function carriedProperties(props: MessageProperties): Options.Publish {
   const kept: Options.Publish = {};
   if (typeof props.messageId === 'string') kept.messageId = props.messageId;
@@ -500,7 +630,10 @@ function carriedProperties(props: MessageProperties): Options.Publish {
   if (typeof props.appId === 'string') kept.appId = props.appId;
   if (typeof props.timestamp === 'number') kept.timestamp = props.timestamp;
   if (typeof props.priority === 'number') kept.priority = props.priority;
-  kept.persistent = props.deliveryMode === 2;
+  // Always persistent: the original is acked once its copy is confirmed, so the copy is the only
+  // one left, and a transient message from a quorum queue (kept on disk whatever its mode) must not
+  // become a transient copy in a classic queue that a broker restart forgets.
+  kept.persistent = true;
   return kept;
 }
 
@@ -511,6 +644,20 @@ function inFlightAccount(ackMode: AckMode, count: number): string | undefined {
   return ackMode === 'manual'
     ? `${jobs} running, but ${count === 1 ? 'its result is' : 'their results are'} dropped: ${count === 1 ? 'its message was' : 'their messages were'} not acknowledged, so the broker delivers ${count === 1 ? 'it' : 'them'} again (flagged redelivered).`
     : `${jobs} running to the end (auto-ack: the broker had already removed ${count === 1 ? 'its message' : 'their messages'}).`;
+}
+
+/** What becomes of the jobs a worker leaving on an error stops, or undefined when none was running. */
+export function stoppedAccount(ackMode: AckMode, count: number, queueDeleted: boolean): string | undefined {
+  if (count === 0) return undefined;
+  const one = count === 1;
+  const jobs = one ? 'The job running was' : `The ${count} jobs running were`;
+  if (ackMode === 'auto') {
+    return `${jobs} stopped (SIGTERM) and ${one ? 'its message is' : 'their messages are'} lost: with auto-ack the broker had already removed ${one ? 'it' : 'them'}.`;
+  }
+  if (queueDeleted) {
+    return `${jobs} stopped (SIGTERM); ${one ? 'its message' : 'their messages'} went with the deleted queue.`;
+  }
+  return `${jobs} stopped (SIGTERM); ${one ? 'its message was' : 'their messages were'} not acked, so the broker delivers ${one ? 'it' : 'them'} again.`;
 }
 
 function describeStart(

@@ -30,6 +30,12 @@ export interface JobTally {
   movedToFailed: number;
   /** Results of jobs whose connection was lost before they ended: dropped, the broker delivers again. */
   dropped: number;
+  /** Of those dropped, how many had a copy confirmed into .retry or .failed first: duplicates. */
+  droppedAfterCopy: number;
+  /** Messages held unacked because nothing for them could be published (the broker refused it). */
+  held: number;
+  /** Auto-ack jobs stopped unfinished when the worker left on an error: their messages are lost. */
+  lost: number;
   redelivered: number;
   reconnects: number;
 }
@@ -41,6 +47,9 @@ export const emptyJobTally = (): JobTally => ({
   retried: 0,
   movedToFailed: 0,
   dropped: 0,
+  droppedAfterCopy: 0,
+  held: 0,
+  lost: 0,
   redelivered: 0,
   reconnects: 0,
 });
@@ -56,8 +65,11 @@ export interface JobReporter {
   succeeded(job: JobInfo, durationMs: number, acked: boolean): void;
   failed(job: JobInfo, reason: string, durationMs: number, fate: FailureFate): void;
   replied(job: JobInfo, replyTo: string): void;
-  /** The job ended after its connection or channel was lost: nothing was acked or published. */
-  dropped(job: JobInfo, succeeded: boolean): void;
+  /**
+   * The job ended after its connection or channel was lost: not acked. `copiedInto`: the queue a
+   * copy of it was confirmed into before that (the original comes again too: a duplicate).
+   */
+  dropped(job: JobInfo, succeeded: boolean, copiedInto?: string): void;
   notice(text: string): void;
   warn(text: string): void;
   tally(tally: JobTally, unstartedLost: number): void;
@@ -145,11 +157,16 @@ export function createJobReporter(options: JobReporterOptions): JobReporter {
       if (json) return emit('replied', job, { replyTo });
       line(stdout, `${colour('replied  ')} ${style.dim(`${job.label} to '${replyTo}'`)}`);
     },
-    dropped(job, succeeded) {
-      if (json) return emit('dropped', job, { succeeded });
+    dropped(job, succeeded, copiedInto) {
+      if (json)
+        return emit('dropped', job, { succeeded, ...(copiedInto === undefined ? {} : { copiedInto }) });
+      const what =
+        copiedInto === undefined
+          ? `${succeeded ? 'succeeded' : 'failed'} after its connection was lost: not acked, the broker delivers it again`
+          : `failed; its copy is in '${copiedInto}', but its connection was lost before the ack: the broker delivers the original again too (a duplicate)`;
       line(
         stdout,
-        `${style.warn('dropped  ')} ${bodyForDisplay(job.body)} ${style.dim(`${job.label} ${succeeded ? 'succeeded' : 'failed'} after its connection was lost: not acked, the broker delivers it again`)}`,
+        `${style.warn('dropped  ')} ${bodyForDisplay(job.body)} ${style.dim(`${job.label} ${what}`)}`,
       );
     },
     notice(text) {
@@ -163,7 +180,13 @@ export function createJobReporter(options: JobReporterOptions): JobReporter {
         `${plural(tally.received, 'message')} received`,
         `${tally.succeeded} succeeded`,
         `${tally.failed} failed (${tally.retried} retried, ${tally.movedToFailed} moved to the failed queue)`,
-        ...(tally.dropped > 0 ? [`${tally.dropped} dropped with a lost connection`] : []),
+        ...(tally.dropped > 0
+          ? [
+              `${tally.dropped} dropped with a lost connection${tally.droppedAfterCopy > 0 ? ` (${tally.droppedAfterCopy} of them also copied to the retry or failed queue: duplicates)` : ''}`,
+            ]
+          : []),
+        ...(tally.held > 0 ? [`${tally.held} held unacked (the broker refused their outcome)`] : []),
+        ...(tally.lost > 0 ? [`${tally.lost} lost (auto-ack jobs stopped unfinished)`] : []),
         `${tally.redelivered} redelivered seen`,
         ...(tally.reconnects > 0
           ? [`${tally.reconnects} reconnect${tally.reconnects === 1 ? '' : 's'}`]

@@ -80,6 +80,8 @@ export interface FailureFacts {
   worker: string;
   queue: string;
   failedAt: Date;
+  /** Why it failed when the run itself does not say (its reply or retry copy was refused). */
+  reason?: string;
 }
 
 export function failedHeaders(
@@ -88,7 +90,7 @@ export function failedHeaders(
 ): Record<string, unknown> {
   return {
     ...carriedHeaders(original),
-    'x-qtool-failure-reason': failureReason(facts.exit, facts.timeoutSeconds),
+    'x-qtool-failure-reason': facts.reason ?? failureReason(facts.exit, facts.timeoutSeconds),
     ...(facts.exit.code === null || facts.exit.spawnError !== undefined
       ? {}
       : { 'x-qtool-exit-code': facts.exit.code }),
