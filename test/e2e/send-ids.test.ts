@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { eventually, queueState, withChannel } from '../support/amqp.js';
 import { closeConnectionsOf, testBroker, uniqueName } from '../support/broker.js';
@@ -17,6 +19,24 @@ async function takeAll(queue: string): Promise<{ body: string; messageId: string
       found.push({ body: message.content.toString(), messageId: message.properties.messageId });
     }
   });
+}
+
+/**
+ * Writes "x" lines to `stdin`, as fast as it takes them, until `enough()` and then 5,000 more;
+ * ends it and resolves how many lines were written.
+ */
+async function feedLines(stdin: Writable, enough: () => boolean): Promise<number> {
+  const chunk = 'x\n'.repeat(500);
+  let written = 0;
+  let after = 0;
+  while (after < 5_000) {
+    if (!stdin.write(chunk)) await once(stdin, 'drain');
+    written += 500;
+    if (enough()) after += 500;
+    else await new Promise((resolve) => setImmediate(resolve));
+  }
+  stdin.end();
+  return written;
 }
 
 describe('qtool send: job ids', () => {
@@ -82,16 +102,23 @@ describe('qtool send: job ids', () => {
     'a message sent again after its connection was closed keeps its id: duplicates are the same job, and each id is confirmed once',
     async () => {
       const queue = uniqueName('ids-again');
-      const total = 60_000;
-      const sender = startCli(['send', '--queue', queue, '--json', '--count', String(total), 'x'], { env });
+      // Lines are fed until the close has been seen and some more went out on the new connection,
+      // so the close always lands mid-run (a fixed --count could be all sent and confirmed before
+      // rabbitmqctl gets round to it, as it was once on a fast run).
+      const sender = startCli(['send', '--queue', queue, '--json'], { env });
+      let reconnected = false;
+      const feeding = feedLines(sender.process.stdin, () => reconnected);
       await eventually(
         async () => ((await queueState(broker.amqpUrl, queue))?.messageCount ?? 0) >= 1000,
         'the send to be under way',
       );
       expect(await closeConnectionsOf(broker.ctl, sender.process.pid)).toBe(1);
+      await sender.waitFor(/connection lost: .*; reconnecting\./, { stream: 'stderr', timeoutMs: 30_000 });
+      await sender.waitFor(/reconnected to /, { stream: 'stderr', timeoutMs: 60_000 });
+      reconnected = true;
+      const total = await feeding;
       const result = await sender.finished(120_000);
       expect(result.exitCode, result.stderr).toBe(0);
-      expect(result.stderr).toMatch(/connection lost: .*; reconnecting\./);
       const lines = jsonLines(result.stdout);
       const confirmed = lines.filter((line) => line.event === 'confirmed').map((line) => line.messageId);
       expect(confirmed).toHaveLength(total);
