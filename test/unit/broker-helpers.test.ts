@@ -1,4 +1,4 @@
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,12 @@ import {
   renderRabbitmqConf,
 } from '../../src/broker/node-files.js';
 import { canTraverse, firstUntraversableAncestor, type UnixUser } from '../../src/broker/ownership.js';
-import { isPortAnswering, isReservedPort, pickFreePorts } from '../../src/broker/ports.js';
+import {
+  ephemeralRangeFrom,
+  isPortAnswering,
+  isReservedPort,
+  pickFreePorts,
+} from '../../src/broker/ports.js';
 import {
   commandBehind,
   environmentWithoutRabbitmqVariables,
@@ -141,6 +146,32 @@ describe('ports', () => {
     }
     expect(isReservedPort(35675)).toBe(true);
     expect(isReservedPort(5672)).toBe(true);
+  });
+
+  it('picks ports outside the range the kernel hands out to bind(0) and outgoing connections', async () => {
+    // A node that restarts keeps its ports; had a test's client socket or another node's port pick
+    // been given one of them by the kernel while it was down, the restart (or the other node) fails
+    // with "could not bind to distribution port N, it is in use by another node".
+    const [low, high] = (await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8'))
+      .trim()
+      .split(/\s+/)
+      .map(Number) as [number, number];
+    const ports = await pickFreePorts(20);
+    for (const port of ports) expect(port < low || port > high, `port ${port}`).toBe(true);
+    expect(ephemeralRangeFrom('32768\t60999\n')).toEqual([32768, 60999]);
+    expect(ephemeralRangeFrom('garbage')).toEqual([32768, 60999]);
+    expect(ephemeralRangeFrom('1024 65535')).toEqual([1024, 65535]);
+  });
+
+  it('skips a candidate port that something already listens on', async () => {
+    const [busy, free] = (await pickFreePorts(2)) as [number, number];
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(busy, '127.0.0.1', resolve));
+    try {
+      expect(await pickFreePorts(1, '127.0.0.1', [busy, free][Symbol.iterator]())).toEqual([free]);
+    } finally {
+      server.close();
+    }
   });
 
   it('probes a TCP port', async () => {
