@@ -1,6 +1,5 @@
-import type { Channel, GetMessage } from 'amqplib';
 import { describe, expect, it } from 'vitest';
-import { queueState, withChannel } from '../support/amqp.js';
+import { queueState, takeMessages, withChannel } from '../support/amqp.js';
 import { testBroker, uniqueName } from '../support/broker.js';
 import { jsonLines, runCli } from '../support/cli.js';
 
@@ -39,16 +38,7 @@ async function seedFailed(count: number): Promise<string> {
   return queue;
 }
 
-async function takeAll(queue: string): Promise<GetMessage[]> {
-  return withChannel(broker.amqpUrl, async (channel: Channel) => {
-    const found: GetMessage[] = [];
-    for (;;) {
-      const message = await channel.get(queue, { noAck: true });
-      if (message === false) return found;
-      found.push(message);
-    }
-  });
-}
+const takeAll = (queue: string) => takeMessages(broker.amqpUrl, queue);
 
 describe('qtool failed', () => {
   it('lists the failed jobs with their reasons and leaves them in place', async () => {

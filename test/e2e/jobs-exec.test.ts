@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { GetMessage, Options } from 'amqplib';
+import type { Options } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, queueState, withChannel } from '../support/amqp.js';
+import { eventually, publishTo, queueState, readyCount, takeMessages, withChannel } from '../support/amqp.js';
 import { closeConnectionsOf, testBroker, uniqueName } from '../support/broker.js';
-import { jsonLines, type RunningCli, runCli, startCli } from '../support/cli.js';
+import { jsonLines, type RunningCli, runCli, startWorker as startJobWorker } from '../support/cli.js';
 
 /**
  * `qprocessor --exec`: a real command per message, against the real broker. The jobs themselves
@@ -37,12 +37,6 @@ interface JobEvent {
   fate?: string;
 }
 
-async function startWorker(queue: string, name: string, extra: string[]): Promise<RunningCli> {
-  const worker = startCli(['qprocessor', '--queue', queue, '--name', name, ...extra], { env });
-  await worker.waitFor(/waiting for messages/, { stream: 'stderr' });
-  return worker;
-}
-
 async function stop(worker: RunningCli) {
   worker.signal('SIGINT');
   return worker.finished();
@@ -51,28 +45,11 @@ async function stop(worker: RunningCli) {
 const events = (worker: RunningCli) => jsonLines<JobEvent>(worker.stdout());
 const eventsNamed = (worker: RunningCli, name: string) => events(worker).filter((e) => e.event === name);
 
-/** Publishes straight with amqplib (to a queue the worker declared), so the tests do not depend on what `send` sets. */
-async function publish(queue: string, body: string, options: Options.Publish = {}): Promise<void> {
-  await withChannel(broker.amqpUrl, async (channel) => {
-    await channel.checkQueue(queue);
-    channel.sendToQueue(queue, Buffer.from(body), options);
-    await channel.checkQueue(queue);
-  });
-}
-
-/** Takes every message off a queue (acking them), with their properties. */
-async function takeAll(queue: string): Promise<GetMessage[]> {
-  return withChannel(broker.amqpUrl, async (channel) => {
-    const taken: GetMessage[] = [];
-    for (;;) {
-      const message = await channel.get(queue, { noAck: true });
-      if (message === false) return taken;
-      taken.push(message);
-    }
-  });
-}
-
-const ready = async (queue: string) => (await queueState(broker.amqpUrl, queue))?.messageCount ?? null;
+const startWorker = (queue: string, name: string, extra: string[]) => startJobWorker(env, queue, name, extra);
+const publish = (queue: string, body: string, options: Options.Publish = {}) =>
+  publishTo(broker.amqpUrl, queue, body, options);
+const takeAll = (queue: string) => takeMessages(broker.amqpUrl, queue);
+const ready = (queue: string) => readyCount(broker.amqpUrl, queue);
 
 describe('qprocessor --exec', () => {
   it('runs the command with the body on stdin and the metadata in the environment, prefixing its output', async () => {

@@ -1,11 +1,11 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { GetMessage, Options } from 'amqplib';
+import type { Options } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, queueState, withChannel } from '../support/amqp.js';
+import { eventually, publishTo, readyCount, takeMessages, withChannel } from '../support/amqp.js';
 import { closeConnectionsOf, testBroker, uniqueName } from '../support/broker.js';
-import { type RunningCli, runCli, startCli } from '../support/cli.js';
+import { isAlive, runCli, startWorker as startJobWorker } from '../support/cli.js';
 
 /**
  * What a job worker does when the broker refuses what it publishes for a job (a reply, a copy),
@@ -22,32 +22,6 @@ afterAll(async () => {
   await rm(folder, { recursive: true, force: true });
 });
 
-async function startWorker(queue: string, name: string, extra: string[]): Promise<RunningCli> {
-  const worker = startCli(['qprocessor', '--queue', queue, '--name', name, ...extra], { env });
-  await worker.waitFor(/waiting for messages/, { stream: 'stderr' });
-  return worker;
-}
-
-async function publish(queue: string, body: string, options: Options.Publish = {}): Promise<void> {
-  await withChannel(broker.amqpUrl, async (channel) => {
-    await channel.checkQueue(queue);
-    channel.sendToQueue(queue, Buffer.from(body), options);
-    await channel.checkQueue(queue);
-  });
-}
-
-async function takeAll(queue: string): Promise<GetMessage[]> {
-  return withChannel(broker.amqpUrl, async (channel) => {
-    const taken: GetMessage[] = [];
-    for (;;) {
-      const message = await channel.get(queue, { noAck: true });
-      if (message === false) return taken;
-      taken.push(message);
-    }
-  });
-}
-
-/** A reply queue that refuses every message: the broker nacks each publish into it. */
 async function refusingQueue(): Promise<string> {
   const name = uniqueName('refusing-replies');
   await withChannel(broker.amqpUrl, (channel) =>
@@ -59,19 +33,14 @@ async function refusingQueue(): Promise<string> {
   return name;
 }
 
-const ready = async (queue: string) => (await queueState(broker.amqpUrl, queue))?.messageCount ?? null;
+const startWorker = (queue: string, name: string, extra: string[]) => startJobWorker(env, queue, name, extra);
+const publish = (queue: string, body: string, options: Options.Publish = {}) =>
+  publishTo(broker.amqpUrl, queue, body, options);
+const takeAll = (queue: string) => takeMessages(broker.amqpUrl, queue);
+const ready = (queue: string) => readyCount(broker.amqpUrl, queue);
 const lines = async (file: string) =>
   (await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 describe('qprocessor --exec when the broker refuses a reply', () => {
   it('a refused reply to a successful job counts as a failed attempt: retried, then kept in .failed, never a hot loop', async () => {
     const queue = uniqueName('refused-ok');
@@ -258,7 +227,7 @@ describe('qprocessor --exec leaving on an error', () => {
     expect(result.stderr).toMatch(
       /The job running was stopped \(SIGTERM\) and its message is lost: with auto-ack the broker had already removed it\./,
     );
-    await eventually(() => !alive(pid), 'the job gone with its worker', 5_000);
+    await eventually(() => !isAlive(pid), 'the job gone with its worker', 5_000);
   });
 
   it('with --no-reconnect and manual acks, says the stopped job is delivered again', async () => {

@@ -2,9 +2,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, queueState, withChannel } from '../support/amqp.js';
+import { eventually, publishTo, queueState } from '../support/amqp.js';
 import { testBroker, uniqueName } from '../support/broker.js';
-import { type RunningCli, startCli } from '../support/cli.js';
+import { isAlive, startWorker as startJobWorker } from '../support/cli.js';
 
 /** No job outlives its worker: SIGHUP, a crash through the safety net, a second Ctrl-C. */
 const broker = testBroker();
@@ -18,30 +18,11 @@ afterAll(async () => {
   await rm(folder, { recursive: true, force: true });
 });
 
-async function startWorker(queue: string, name: string, extra: string[]): Promise<RunningCli> {
-  const worker = startCli(['qprocessor', '--queue', queue, '--name', name, ...extra], { env });
-  await worker.waitFor(/waiting for messages/, { stream: 'stderr' });
-  return worker;
-}
-
-async function publish(queue: string, body: string, messageId: string): Promise<void> {
-  await withChannel(broker.amqpUrl, async (channel) => {
-    await channel.checkQueue(queue);
-    channel.sendToQueue(queue, Buffer.from(body), { messageId });
-    await channel.checkQueue(queue);
-  });
-}
+const startWorker = (queue: string, name: string, extra: string[]) => startJobWorker(env, queue, name, extra);
+const publish = (queue: string, body: string, messageId: string) =>
+  publishTo(broker.amqpUrl, queue, body, { messageId });
 
 const pidIn = async (file: string) => Number((await readFile(file, 'utf8').catch(() => '')).trim() || 0);
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 describe('qprocessor --exec and the end of its process', () => {
   it('SIGHUP stops the worker as Ctrl-C does: the job in hand finishes and is acked', async () => {
     const queue = uniqueName('hup');
@@ -76,7 +57,7 @@ describe('qprocessor --exec and the end of its process', () => {
     // The worker's next write to stdout fails with EPIPE: the safety net calls process.exit.
     worker.process.stdout.destroy();
     await worker.finished();
-    await eventually(() => !alive(pid), 'the job gone with its worker', 5_000);
+    await eventually(() => !isAlive(pid), 'the job gone with its worker', 5_000);
   });
 
   it('a second Ctrl-C stops the jobs (SIGTERM, then SIGKILL after --kill-after) and exits 130', async () => {
@@ -102,7 +83,7 @@ describe('qprocessor --exec and the end of its process', () => {
     expect(result.stderr).toMatch(
       /second interrupt: stopping the job in hand \(SIGTERM, SIGKILL 1 s later if still running\) and exiting; its message is not acked, so the broker delivers it again/,
     );
-    expect(alive(pid)).toBe(false);
+    expect(isAlive(pid)).toBe(false);
     await eventually(
       async () => (await queueState(broker.amqpUrl, queue))?.messageCount === 1,
       'the message back',

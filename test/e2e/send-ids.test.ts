@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { eventually, queueState, withChannel } from '../support/amqp.js';
+import { eventually, queueState, takeMessages } from '../support/amqp.js';
 import { closeConnectionsOf, testBroker, uniqueName } from '../support/broker.js';
 import { jsonLines, runCli, startCli } from '../support/cli.js';
 
@@ -11,14 +11,10 @@ const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f
 
 /** Every message of the queue, taken: body and message id. */
 async function takeAll(queue: string): Promise<{ body: string; messageId: string | undefined }[]> {
-  return withChannel(broker.amqpUrl, async (channel) => {
-    const found: { body: string; messageId: string | undefined }[] = [];
-    for (;;) {
-      const message = await channel.get(queue, { noAck: true });
-      if (message === false) return found;
-      found.push({ body: message.content.toString(), messageId: message.properties.messageId });
-    }
-  });
+  return (await takeMessages(broker.amqpUrl, queue)).map((message) => ({
+    body: message.content.toString(),
+    messageId: message.properties.messageId,
+  }));
 }
 
 /**

@@ -38,16 +38,44 @@ export async function queueState(
   }
 }
 
-/** Takes every ready message off a queue (acking them) and returns their bodies. */
-export async function drain(url: string, queue: string): Promise<string[]> {
+/** Takes every ready message off a queue (acking them), with their properties. */
+export async function takeMessages(url: string, queue: string): Promise<amqp.GetMessage[]> {
   return withChannel(url, async (channel) => {
-    const bodies: string[] = [];
+    const taken: amqp.GetMessage[] = [];
     for (;;) {
       const message = await channel.get(queue, { noAck: true });
-      if (message === false) return bodies;
-      bodies.push(message.content.toString());
+      if (message === false) return taken;
+      taken.push(message);
     }
   });
+}
+
+/** Takes every ready message off a queue (acking them) and returns their bodies. */
+export async function drain(url: string, queue: string): Promise<string[]> {
+  return (await takeMessages(url, queue)).map((message) => message.content.toString());
+}
+
+/**
+ * Publishes one message straight with amqplib to a queue that must exist, so a test does not
+ * depend on what qtool's own send sets. The second check is a round trip after the publish: the
+ * broker has routed the message when it answers.
+ */
+export async function publishTo(
+  url: string,
+  queue: string,
+  body: string,
+  options: amqp.Options.Publish = {},
+): Promise<void> {
+  await withChannel(url, async (channel) => {
+    await channel.checkQueue(queue);
+    channel.sendToQueue(queue, Buffer.from(body), options);
+    await channel.checkQueue(queue);
+  });
+}
+
+/** Ready messages in a queue, or null when it does not exist. */
+export async function readyCount(url: string, queue: string): Promise<number | null> {
+  return (await queueState(url, queue))?.messageCount ?? null;
 }
 
 export async function deleteQueue(url: string, queue: string): Promise<void> {

@@ -175,6 +175,28 @@ export function startCli(args: string[], options: CliOptions = {}): RunningCli {
   };
 }
 
+/** Starts `qtool qprocessor` on `queue` as worker `name`, and resolves once it waits for messages. */
+export async function startWorker(
+  env: Record<string, string | undefined>,
+  queue: string,
+  name: string,
+  extra: string[],
+): Promise<RunningCli> {
+  const worker = startCli(['qprocessor', '--queue', queue, '--name', name, ...extra], { env });
+  await worker.waitFor(/waiting for messages/, { stream: 'stderr' });
+  return worker;
+}
+
+/** Whether process `pid` is still there (a job a worker started, for instance). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Parses `--json` output into objects, one per line. */
 export function jsonLines<T = Record<string, unknown>>(text: string): T[] {
   return text
