@@ -1,9 +1,13 @@
 // Baseline: a minimal bulk publisher with windowed confirms, as one would hand-write it with
 // amqplib: persistent messages, at most WINDOW unconfirmed, waiting for 'drain' when the socket
-// is full. Usage: node bulk-publish.mjs URL QUEUE COUNT [BODY] [WINDOW]
+// is full. With `ids`, each message also carries a message id (crypto.randomUUID()) and is published
+// mandatory, as qtool's are: the same work as qtool send, done by hand.
+// Usage: node bulk-publish.mjs URL QUEUE COUNT [BODY] [WINDOW] [ids]
+import { randomUUID } from 'node:crypto';
 import amqp from 'amqplib';
 
-const [url, queue, countText, body = 'x', windowText = '512'] = process.argv.slice(2);
+const [url, queue, countText, body = 'x', windowText = '512', extras] = process.argv.slice(2);
+const withIds = extras === 'ids';
 const count = Number(countText);
 const window = Number(windowText);
 const connection = await amqp.connect(url);
@@ -23,7 +27,10 @@ const settle = () => {
 for (let sent = 0; sent < count; sent++) {
   if (outstanding >= window) await new Promise((resolve) => (wake = resolve));
   outstanding += 1;
-  const writable = channel.sendToQueue(queue, content, { persistent: true }, (error) => {
+  const options = withIds
+    ? { persistent: true, mandatory: true, messageId: randomUUID() }
+    : { persistent: true };
+  const writable = channel.sendToQueue(queue, content, options, (error) => {
     if (error) throw error;
     settle();
   });
