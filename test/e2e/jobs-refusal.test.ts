@@ -209,6 +209,23 @@ describe('qprocessor --exec leaving on an error', () => {
     expect(result.stderr).not.toMatch(/keeps? running/);
   });
 
+  it('with auto-ack, leaving on an error starts none of the messages still waiting, and counts them lost', async () => {
+    const queue = uniqueName('exit-inbox');
+    const started = join(folder, `${queue}.started`);
+    const worker = await startWorker(queue, 'inbox', ['--exec', `echo $$ >> ${started}; exec sleep 60`]);
+    for (const n of [1, 2, 3]) await publish(queue, `job ${n}`, { messageId: `i-${n}` });
+    await eventually(async () => (await lines(started)).length === 1, 'the first job started');
+    await withChannel(broker.amqpUrl, (channel) => channel.deleteQueue(queue));
+    const result = await worker.finished();
+    expect(result.exitCode).toBe(1);
+    // Auto-ack: all three were delivered at once; one ran and was stopped, two never started.
+    expect(result.stderr).toMatch(/stopped: 1 message received, 0 succeeded, 0 failed .*1 lost/);
+    expect(result.stderr).toMatch(/2 messages had arrived but were never run; with auto-ack .* lost/);
+    // Before, each stopped job's end started the next one from the inbox, after the tally.
+    expect(await lines(started)).toHaveLength(1);
+    for (const pid of await lines(started)) expect(isAlive(Number(pid))).toBe(false);
+  });
+
   it('with --no-reconnect and auto-ack, says the running job was stopped and its message is lost', async () => {
     const queue = uniqueName('exit-lost');
     const pidFile = join(folder, `${queue}.pid`);
