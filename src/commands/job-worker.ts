@@ -106,6 +106,8 @@ export async function runJobWorker(
   return withLink(settings, `qprocessor ${name}`, options.reconnect, async (link) => {
     const tally = emptyJobTally();
     let stopping = false;
+    /** Leaving on an error: no job may start any more, whatever ends meanwhile. */
+    let leaving = false;
     /** A second interrupt: the jobs are being stopped, and their results settle nothing. */
     let quitting = false;
     let current: Generation | undefined;
@@ -143,7 +145,7 @@ export async function runJobWorker(
       return busy;
     };
     const pump = () => {
-      while (!stopping && busySlots() < job.concurrency) {
+      while (!stopping && !leaving && busySlots() < job.concurrency) {
         const next = inbox.shift();
         if (next === undefined) return;
         if (ackMode === 'manual' && next.gen.failure !== undefined) continue;
@@ -437,6 +439,9 @@ export async function runJobWorker(
      * tally and what that means for their messages, counting auto-ack ones as lost.
      */
     const leaveOnError = async (queueDeleted: boolean) => {
+      // A job that ends from here on (the lost channel, the SIGTERM below) must not start the next
+      // one from the inbox: those messages are counted as never run.
+      leaving = true;
       // Jobs that have ended settle first (a lost channel makes that quick): the tally counts them.
       const settling = [...running]
         .filter(([, delivery]) => delivery.executing !== true)
@@ -596,7 +601,9 @@ export async function runJobWorker(
         return 0;
       }
     } finally {
-      // Leaving on an error (a deleted queue, a reconnect given up): no job may outlive its worker.
+      // Leaving on an error (a deleted queue, a reconnect given up): no job may outlive its worker,
+      // and none may start after it.
+      leaving = true;
       jobsEnd.abort();
       stopListening();
     }
