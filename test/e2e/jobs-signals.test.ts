@@ -89,4 +89,20 @@ describe('qprocessor --exec and the end of its process', () => {
       'the message back',
     );
   });
+
+  it('a second Ctrl-C with auto-ack says that the messages delivered but never started are lost too', async () => {
+    const queue = uniqueName('twice-auto');
+    const pidFile = join(folder, `${queue}.pid`);
+    const worker = await startWorker(queue, 'twice-auto', ['--exec', `echo $$ > ${pidFile}; exec sleep 60`]);
+    for (const n of [1, 2, 3]) await publish(queue, `job ${n}`, `ta-${n}`);
+    await eventually(async () => (await pidIn(pidFile)) !== 0, 'the first job started');
+    worker.signal('SIGINT');
+    await worker.waitFor(/stopping:/, { stream: 'stderr' });
+    worker.signal('SIGINT');
+    const result = await worker.finished();
+    expect(result.exitCode).toBe(130);
+    expect(result.stderr).toMatch(
+      /second interrupt: stopping the job in hand .* and exiting and its message is lost \(auto-ack: the broker had already removed it\); 2 messages delivered but never started are lost too/,
+    );
+  });
 });
