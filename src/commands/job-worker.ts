@@ -171,10 +171,22 @@ export async function runJobWorker(
               : ackMode === 'manual'
                 ? `; ${jobs === 1 ? 'its message is' : 'their messages are'} not acked, so the broker delivers ${jobs === 1 ? 'it' : 'them'} again`
                 : ` and ${jobs === 1 ? 'its message is' : 'their messages are'} lost (auto-ack: the broker had already removed ${jobs === 1 ? 'it' : 'them'})`;
+          // Delivered but never started: with auto-ack they go with this process too.
+          const waiting = inbox.length;
+          const unstarted =
+            waiting === 0
+              ? ''
+              : `; ${waiting === 1 ? '1 message' : `${waiting} messages`} delivered but never started ${
+                  ackMode === 'manual'
+                    ? `${waiting === 1 ? 'is' : 'are'} not acked either, so the broker delivers ${waiting === 1 ? 'it' : 'them'} again`
+                    : `${waiting === 1 ? 'is' : 'are'} lost too`
+                }`;
           report.notice(
-            jobs === 0
-              ? 'second interrupt: exiting at once'
-              : `second interrupt: stopping the ${jobs === 1 ? 'job' : `${jobs} jobs`} in hand (SIGTERM, SIGKILL ${job.killAfterSeconds} s later if still running) and exiting${fate}`,
+            `${
+              jobs === 0
+                ? 'second interrupt: exiting at once'
+                : `second interrupt: stopping the ${jobs === 1 ? 'job' : `${jobs} jobs`} in hand (SIGTERM, SIGKILL ${job.killAfterSeconds} s later if still running) and exiting${fate}`
+            }${unstarted}`,
           );
           jobsEnd.abort();
           // The 'exit' hook of run-job SIGKILLs whatever is left when this ends the process.
