@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { eventually, queueState, takeMessages } from '../support/amqp.js';
+import { eventually, queueState, takeMessages, withChannel } from '../support/amqp.js';
 import { closeConnectionsOf, testBroker, uniqueName } from '../support/broker.js';
 import { jsonLines, runCli, startCli } from '../support/cli.js';
 
@@ -64,6 +64,36 @@ describe('qtool send: job ids', () => {
     for (const { messageId } of held) expect(messageId).toMatch(UUID_V4);
     // No human summary: stdout is the data, and stderr has nothing to add.
     expect(result.stderr).toBe('');
+  });
+
+  it('--json says "returned", not "confirmed", for a message that reached no queue', async () => {
+    const exchange = uniqueName('ids-nowhere');
+    const queue = uniqueName('ids-bound');
+    await withChannel(broker.amqpUrl, async (channel) => {
+      await channel.assertExchange(exchange, 'direct', { autoDelete: false });
+      await channel.assertQueue(queue);
+      await channel.bindQueue(queue, exchange, 'kept');
+    });
+    try {
+      const kept = await runCli(['send', '--exchange', exchange, '--routing-key', 'kept', '--json', 'a'], {
+        env,
+      });
+      const lost = await runCli(['send', '--exchange', exchange, '--routing-key', 'nowhere', '--json', 'b'], {
+        env,
+      });
+      expect(jsonLines(kept.stdout).map((line) => line.event)).toEqual(['confirmed', 'summary']);
+      const lines = jsonLines(lost.stdout);
+      expect(lines.map((line) => line.event)).toEqual(['returned', 'summary']);
+      expect(lines[0]).toMatchObject({ body: 'b' });
+      expect(lines[0]?.messageId).toMatch(UUID_V4);
+      expect(lines[1]).toMatchObject({ sent: 1, confirmed: 0, returned: 1 });
+      expect(lost.exitCode).toBe(1);
+    } finally {
+      await withChannel(broker.amqpUrl, async (channel) => {
+        await channel.deleteExchange(exchange);
+        await channel.deleteQueue(queue);
+      });
+    }
   });
 
   it('--message-id sets the one message id, and is refused with several messages', async () => {
