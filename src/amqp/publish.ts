@@ -33,6 +33,8 @@ export interface PublishOptions {
    * and for send --json, which prints each confirmed message's id.
    */
   onConfirmed?: (body: Buffer, messageId: string | undefined) => void;
+  /** A message the broker returned (it reached no queue), called when its confirm comes instead of onConfirmed. */
+  onReturned?: (body: Buffer, messageId: string | undefined) => void;
   /**
    * Gives each message read from the source its message id (a message sent again after a lost
    * connection keeps the one it had). Without it, messages carry none.
@@ -190,6 +192,8 @@ export async function publishAll(
     blockedBy: string | null;
     /** False once this channel's account is taken: late callbacks change nothing. */
     counting: boolean;
+    /** Ids of messages returned on this channel whose confirm has not come yet. */
+    returnedIds: Set<string>;
     release(): void;
   }
   let nextId = 0;
@@ -207,6 +211,7 @@ export async function publishAll(
       drained: true,
       blockedBy: null,
       counting: true,
+      returnedIds: new Set(),
       release: () => {},
     };
     const onBlocked = (reason: unknown) => {
@@ -236,9 +241,13 @@ export async function publishAll(
       gen.drained = true;
       wakeUp();
     });
-    // The broker returns an unroutable mandatory message before confirming it.
-    channel.on('return', () => {
-      if (gen.counting) result.returned += 1;
+    // The broker returns an unroutable mandatory message before confirming it; its id tells its
+    // confirm apart from those of messages that reached a queue.
+    channel.on('return', (returned: { properties?: { messageId?: unknown } } | undefined) => {
+      if (!gen.counting) return;
+      result.returned += 1;
+      const id = returned?.properties?.messageId;
+      if (typeof id === 'string') gen.returnedIds.add(id);
     });
     return gen;
   };
@@ -355,7 +364,9 @@ export async function publishAll(
             if (!on.counting || !on.inFlight.delete(id)) return;
             if (error === null || error === undefined) {
               result.confirmed += 1;
-              options.onConfirmed?.(body, message.messageId);
+              if (message.messageId !== undefined && on.returnedIds.delete(message.messageId)) {
+                options.onReturned?.(body, message.messageId);
+              } else options.onConfirmed?.(body, message.messageId);
             } else if (/nacked/.test(String((error as Error).message))) result.nacked += 1;
             else {
               on.inFlight.set(id, message); // the channel died: unanswered, kept for carryOver

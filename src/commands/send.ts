@@ -161,7 +161,11 @@ export async function runSend(
             ? {
                 onConfirmed: (body: Buffer, messageId: string | undefined) => {
                   lastId = messageId;
-                  if (options.json) writeLine(io.stdout, confirmedLine(body, messageId));
+                  if (options.json) writeLine(io.stdout, messageLine('confirmed', body, messageId));
+                },
+                onReturned: (body: Buffer, messageId: string | undefined) => {
+                  lastId = messageId;
+                  if (options.json) writeLine(io.stdout, messageLine('returned', body, messageId));
                 },
               }
             : {}),
@@ -304,9 +308,9 @@ function loneMessage(options: SendOptions): boolean {
   return options.source.kind === 'arguments' && options.source.messages.length === 1 && options.count === 1;
 }
 
-/** send --json's line for a message the broker confirmed. */
-function confirmedLine(body: Buffer, messageId: string | undefined): string {
-  return JSON.stringify({ event: 'confirmed', messageId: messageId ?? null, ...bodyForJson(body) });
+/** send --json's line for a message the broker answered: confirmed into a queue, or returned (it reached none). */
+function messageLine(event: 'confirmed' | 'returned', body: Buffer, messageId: string | undefined): string {
+  return JSON.stringify({ event, messageId: messageId ?? null, ...bodyForJson(body) });
 }
 
 /** send --json's last line: the summary's figures. */
