@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, queueState, withChannel } from '../support/amqp.js';
 import { testBroker, uniqueName } from '../support/broker.js';
-import { jsonLines, runCli, startCli } from '../support/cli.js';
+import { jsonLines, runCli, startCli, startWorker } from '../support/cli.js';
 import { type Responder, startResponder } from '../support/responder.js';
 
 const broker = testBroker();
@@ -69,6 +69,30 @@ describe('qtool send --wait', () => {
     expect(result.stderr).toMatch(
       /its command was killed by SIGKILL \(exit status 137 here, as a shell gives it\)/,
     );
+  });
+
+  it("names the signal when qtool's own worker killed the job (its reply carries 128 + the number as exit code)", async () => {
+    const queue = uniqueName('wait-timeout');
+    const worker = await startWorker(env, queue, 'w1', [
+      '--acknowledge',
+      '--job-timeout',
+      '1',
+      '--exec',
+      'sh',
+    ]);
+    try {
+      const result = await runCli(['send', '--queue', queue, '--wait', '--timeout', '30', 'exec sleep 20'], {
+        env,
+      });
+      expect(result.exitCode).toBe(143);
+      expect(result.stderr).toMatch(
+        /its command was killed by SIGTERM \(exit status 143 here, as a shell gives it\)/,
+      );
+      expect(result.stderr).not.toMatch(/exited with code/);
+    } finally {
+      worker.signal('SIGINT');
+      await worker.finished();
+    }
   });
 
   it('with --json prints the confirmed line, the summary and the reply as JSON lines', async () => {
