@@ -389,7 +389,8 @@ function reportReply(
   }
   const where = (preposition: 'by' | 'on') =>
     `${job.worker === null ? '' : ` ${preposition} worker ${job.worker}`}${job.durationMs === null ? '' : ` in ${formatDuration(job.durationMs)}`}`;
-  if (status !== 0 && job.exitCode === null) {
+  // qtool's worker sends 128 + the signal's number as the exit code beside the signal: the signal says more.
+  if (status !== 0 && job.signal !== null) {
     writeLine(
       io.stderr,
       `qtool: job ${messageId} failed${where('on')}: its command was killed by ${job.signal} (exit status ${status} here, as a shell gives it)`,
