@@ -189,6 +189,13 @@ function format(value, unit) {
 
 async function main() {
   const broker = await startBroker();
+  // Interrupted (Ctrl-C, a time-out's SIGTERM): the node it started must not outlive it.
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, () => {
+      console.error(`bench: ${signal}: stopping the broker it started, then exiting`);
+      broker.stop().finally(() => process.exit(130));
+    });
+  }
   const started = Date.now();
   const queue = (name) => `qtool-bench-${name}`;
   const results = { date: new Date().toISOString(), quick, machine: machine(), rows, others: [], memory: [] };
