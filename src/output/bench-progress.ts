@@ -27,9 +27,11 @@ export function createLiveDisplay(
   stream: NodeJS.WritableStream & { isTTY?: boolean },
   options: LiveDisplayOptions,
 ): LiveDisplay {
+  // The ticker fires about once a second, a little early or late: rounded, the k-th tick reads k
+  // (floored, a tick at 0.999 s read 0 and the next one 2, skipping 1).
   const of = (done: number) =>
     options.unit === 'seconds'
-      ? `${Math.floor(Math.min(done, options.total))}/${options.total} s`
+      ? `${Math.round(Math.min(done, options.total))}/${options.total} s`
       : `${thousands(done)}/${thousands(options.total)}`;
   if (!stream.isTTY) {
     return {
