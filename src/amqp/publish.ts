@@ -123,6 +123,8 @@ export const SEND_WINDOW_BYTES = 16 * 1024 * 1024;
 interface Outgoing {
   body: Buffer;
   messageId: string | undefined;
+  /** How often it was published: 0 never, 1 once, more when a lost connection made it go again. */
+  sends: number;
 }
 
 /** The publish options publishAll sets (amqplib's Options.Publish, the fields it uses). */
@@ -281,10 +283,7 @@ export async function publishAll(
       old.counting = true;
       return false;
     }
-    const unanswered = [...old.inFlight.values()];
-    result.sent -= unanswered.length;
-    result.republished += unanswered.length;
-    backlog = [...unanswered, ...backlog];
+    backlog = [...old.inFlight.values(), ...backlog];
     gen = await open(next);
     return true;
   };
@@ -301,22 +300,23 @@ export async function publishAll(
       : (messages as Iterable<Buffer>)[Symbol.iterator]()
   ) as AsyncIterator<Buffer> | Iterator<Buffer>;
   let sourceDone = false;
-  /** Whether the message nextMessage() returned last is one sent again (from the backlog). */
-  let again = false;
   const taken = (item: IteratorResult<Buffer>): Outgoing | undefined => {
     if (item.done === true) {
       sourceDone = true;
       return undefined;
     }
-    return { body: item.value, messageId: nextMessageId === undefined ? undefined : nextMessageId() };
+    return {
+      body: item.value,
+      messageId: nextMessageId === undefined ? undefined : nextMessageId(),
+      sends: 0,
+    };
   };
   /**
-   * The next message to publish (see `again`); undefined when there is none. A promise only when
+   * The next message to publish, from the backlog first; undefined when there is none. A promise only when
    * the source must wait: a sync source (arguments) then costs no microtask per message.
    */
   const nextMessage = (): Outgoing | undefined | Promise<Outgoing | undefined> => {
     const queued = backlog.shift();
-    again = queued !== undefined;
     if (queued !== undefined) return queued;
     if (sourceDone || stopping()) return undefined;
     const item = source.next();
@@ -341,7 +341,7 @@ export async function publishAll(
       if (gen.closed || stopping()) {
         // A republished body stays owed (counted unconfirmed at the end); one just read from the
         // source was never sent, so after Ctrl-C it is simply not counted.
-        if (again || !stopping()) backlog.unshift(message);
+        if (message.sends > 0 || !stopping()) backlog.unshift(message);
         if (!stopping()) continue;
         if (options.confirm) await waitUntil(() => gen.inFlight.size === 0);
         break;
@@ -379,8 +379,12 @@ export async function publishAll(
       } else {
         writable = gen.channel.publish(target.exchange, target.routingKey, body, publishOptions);
       }
-      result.sent += 1;
-      if (!again) bytes += body.length;
+      // Each message counts once in `sent`, and once in `republished` however often it went again.
+      if (message.sends === 0) {
+        result.sent += 1;
+        bytes += body.length;
+      } else if (message.sends === 1) result.republished += 1;
+      message.sends += 1;
       options.onSent?.(result.sent, bytes);
       if (!writable) {
         gen.drained = false;
@@ -424,11 +428,11 @@ export async function publishAll(
   // Ctrl-C while waiting for the broker counts too: the account may then be incomplete.
   result.interrupted = stopping();
   result.blockedBy = gen.blockedBy;
-  // Messages republished count once each, as sent: the first try's copy is in `republished`.
+  // Owed: what the last channel never answered, and what a lost one never answered and was not
+  // sent again (the broker may have either). A message read from the source but never published
+  // (its connection went while it was being read) is not counted at all.
   if (options.confirm) {
-    result.unconfirmed += gen.inFlight.size + backlog.length;
-    result.sent += backlog.length;
-    result.republished -= backlog.length;
+    result.unconfirmed += gen.inFlight.size + backlog.filter((message) => message.sends > 0).length;
     result.confirmed -= result.returned; // returned messages are confirmed too, but reached no queue
   } else if (answered && result.error === undefined) {
     result.confirmed = result.sent - result.returned;

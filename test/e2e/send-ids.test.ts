@@ -162,6 +162,25 @@ describe('qtool send: job ids', () => {
     150_000,
   );
 
+  it.skipIf(!broker.hasCtl)(
+    'a line read after the connection went, and never published, is counted neither as sent nor as unconfirmed',
+    async () => {
+      const queue = uniqueName('ids-unsent');
+      const sender = startCli(['send', '--queue', queue, '--json', '--no-reconnect'], { env });
+      sender.process.stdin.write('first\n');
+      await sender.waitFor(/"event":"confirmed"/);
+      expect(await closeConnectionsOf(broker.ctl, sender.process.pid)).toBe(1);
+      // The broker has closed it when rabbitmqctl returns; the client reads the close at once.
+      sender.process.stdin.end('second\n');
+      const result = await sender.finished();
+      expect(result.exitCode).toBe(1);
+      const summary = jsonLines(result.stdout).find((line) => line.event === 'summary');
+      // Before, the unsent line was counted as sent and unconfirmed, and republished read -1.
+      expect(summary).toMatchObject({ sent: 1, confirmed: 1, unconfirmed: 0, republished: 0 });
+      expect((await takeAll(queue)).map((message) => message.body)).toEqual(['first']);
+    },
+  );
+
   it('refuses --json with --no-confirm: without confirms it could not say which messages the broker kept', async () => {
     const result = await runCli(['send', '--queue', uniqueName('ids-nc'), '--json', '--no-confirm', 'a'], {
       env,
