@@ -66,6 +66,8 @@ interface Generation {
   consumer: Consumer | undefined;
   publisher: JobPublisher | undefined;
   failure: { error: unknown; retry: ConsumerRetry; queueDeleted?: boolean } | undefined;
+  /** Messages held unacked on this channel (their outcome refused): each keeps a prefetch slot. */
+  held: number;
 }
 
 interface Delivery {
@@ -366,9 +368,17 @@ export async function runJobWorker(
             : explainAmqpError(error, gen.session.settings).message;
         if (ackMode === 'manual') {
           tally.held += 1;
+          gen.held += 1;
           report.warn(
             `${info.label}: could not publish its outcome (${why}); not acked and not requeued (that would run it again at once): the broker delivers it again when this worker stops`,
           );
+          // The broker counts a held message against the prefetch: once they fill it, this worker
+          // gets nothing more, and would look as if it were waiting for work.
+          if (prefetch !== undefined && prefetch > 0 && gen.held === prefetch) {
+            report.warn(
+              `its prefetch of ${prefetch} is all taken by messages it holds unacked, so the broker delivers it nothing more: stop it (Ctrl-C) to give them back, once what refused their outcome is mended`,
+            );
+          }
         } else {
           report.warn(`${info.label}: could not publish its outcome (${why})`);
         }
@@ -461,7 +471,7 @@ export async function runJobWorker(
       await Promise.race([Promise.all(settling), new Promise((resolve) => setTimeout(resolve, 2_000))]);
       const stopped = [...running.values()].filter((delivery) => delivery.executing === true).length;
       if (ackMode === 'auto') tally.lost += stopped;
-      report.tally(tally, ackMode === 'auto' ? inbox.length : 0);
+      report.tally(tally, ackMode, inbox.length);
       const account = stoppedAccount(ackMode, stopped, queueDeleted);
       if (account !== undefined) report.notice(account);
     };
@@ -472,7 +482,13 @@ export async function runJobWorker(
     try {
       for (;;) {
         const session = link.session;
-        const gen: Generation = { session, consumer: undefined, publisher: undefined, failure: undefined };
+        const gen: Generation = {
+          session,
+          consumer: undefined,
+          publisher: undefined,
+          failure: undefined,
+          held: 0,
+        };
         current = gen;
         const noteFailure = (failure: Generation['failure']) => {
           if (gen.failure !== undefined) return;
@@ -496,48 +512,9 @@ export async function runJobWorker(
         });
         const heartbeat = negotiatedHeartbeat(session.model);
         let queueType: QueueType | null = null;
-        try {
-          if (declare) {
-            const ensured = await ensureQueue(
-              session.model,
-              queue,
-              options.durability,
-              session.settings,
-              options.queueType,
-            );
-            if (!started && ackMode === 'manual') {
-              queueType = ensured.type ?? (await inspectExistingQueue(session.model, queue)).type;
-            }
-            if (ackMode === 'manual') {
-              await ensureJobQueues(session.model, jobQueues, session.settings);
-            }
-          }
-          gen.publisher = await openJobPublisher(session.model);
-          const consumer = await startConsumer(
-            session.model,
-            queue,
-            { noAck: ackMode === 'auto', prefetch },
-            (message) => {
-              inbox.push({ message, gen });
-              pump();
-            },
-          );
-          gen.consumer = consumer;
-          void consumer.stopped.then(async (stop) => {
-            const explained = await explainConsumerStop(stop, session, queue);
-            noteFailure({
-              error: explained.error,
-              retry: consumerRetry(stop, explained, session),
-              queueDeleted: explained.queueDeleted,
-            });
-          });
-          if (stopping) cancelled = consumer.cancel();
-        } catch (error) {
-          if (!session.isLost()) throw error;
-          await session.lost;
-        }
-
-        if (!started) {
+        /** The start lines, once, before the first delivery can be reported. */
+        const announceStart = () => {
+          if (started) return;
           started = true;
           report.notice(describeStart(link, session.settings, job, prefetch, ackMode, heartbeat));
           report.notice(mechanismLine(ackMode, job, { queue, retryQueue, failedQueue }, queueType, session));
@@ -560,6 +537,49 @@ export async function runJobWorker(
               '--prefetch has no effect without --acknowledge: the broker does not limit auto-ack consumers',
             );
           }
+        };
+
+        try {
+          if (declare) {
+            const ensured = await ensureQueue(
+              session.model,
+              queue,
+              options.durability,
+              session.settings,
+              options.queueType,
+            );
+            if (!started && ackMode === 'manual') {
+              queueType = ensured.type ?? (await inspectExistingQueue(session.model, queue)).type;
+            }
+            if (ackMode === 'manual') {
+              await ensureJobQueues(session.model, jobQueues, session.settings);
+            }
+          }
+          gen.publisher = await openJobPublisher(session.model);
+          // Said before consuming: a queue that holds messages delivers them at once.
+          announceStart();
+          const consumer = await startConsumer(
+            session.model,
+            queue,
+            { noAck: ackMode === 'auto', prefetch },
+            (message) => {
+              inbox.push({ message, gen });
+              pump();
+            },
+          );
+          gen.consumer = consumer;
+          void consumer.stopped.then(async (stop) => {
+            const explained = await explainConsumerStop(stop, session, queue);
+            noteFailure({
+              error: explained.error,
+              retry: consumerRetry(stop, explained, session),
+              queueDeleted: explained.queueDeleted,
+            });
+          });
+          if (stopping) cancelled = consumer.cancel();
+        } catch (error) {
+          if (!session.isLost()) throw error;
+          await session.lost;
         }
 
         while (!stopping && gen.failure === undefined) await waitForWake();
@@ -585,7 +605,7 @@ export async function runJobWorker(
             }
             if (restored === null) {
               await allRunning();
-              report.tally(tally, ackMode === 'auto' ? inbox.length : 0);
+              report.tally(tally, ackMode, inbox.length);
               return 0;
             }
             channelRetries = 0;
@@ -598,7 +618,7 @@ export async function runJobWorker(
           tally.reconnects += 1;
           if (stopping) {
             await allRunning();
-            report.tally(tally, ackMode === 'auto' ? inbox.length : 0);
+            report.tally(tally, ackMode, inbox.length);
             return 0;
           }
           continue;
@@ -609,7 +629,7 @@ export async function runJobWorker(
         while (running.size > 0) await allRunning();
         await gen.publisher?.close();
         await gen.consumer?.close();
-        report.tally(tally, ackMode === 'auto' ? inbox.length : 0);
+        report.tally(tally, ackMode, inbox.length);
         return 0;
       }
     } finally {

@@ -1,5 +1,6 @@
 import { bodyForDisplay, bodyForJson } from '../body.js';
 import { clockTime, formatDuration, plural } from './format.js';
+import type { AckMode } from '../worker/policy.js';
 import type { Style } from './style.js';
 
 /** One job: a delivery and the run of the command it started. */
@@ -72,7 +73,8 @@ export interface JobReporter {
   dropped(job: JobInfo, succeeded: boolean, copiedInto?: string): void;
   notice(text: string): void;
   warn(text: string): void;
-  tally(tally: JobTally, unstartedLost: number): void;
+  /** The closing tally; `unstarted`: messages delivered but never run (lost with auto-ack). */
+  tally(tally: JobTally, ackMode: AckMode, unstarted: number): void;
 }
 
 export interface JobReporterOptions {
@@ -175,11 +177,14 @@ export function createJobReporter(options: JobReporterOptions): JobReporter {
     warn(text) {
       stderr.write(`${colour(name)} ${style.warn(`warning: ${text}`)}\n`);
     },
-    tally(tally, unstartedLost) {
+    tally(tally, ackMode, unstarted) {
+      const unstartedLost = ackMode === 'auto' ? unstarted : 0;
       const parts = [
         `${plural(tally.received, 'message')} received`,
         `${tally.succeeded} succeeded`,
-        `${tally.failed} failed (${tally.retried} retried, ${tally.movedToFailed} moved to the failed queue)`,
+        ackMode === 'auto'
+          ? `${tally.failed} failed (gone: with auto-ack a failed job's message cannot be kept)`
+          : `${tally.failed} failed (${tally.retried} retried, ${tally.movedToFailed} moved to the failed queue)`,
         ...(tally.dropped > 0
           ? [
               `${tally.dropped} dropped with a lost connection${tally.droppedAfterCopy > 0 ? ` (${tally.droppedAfterCopy} of them also copied to the retry or failed queue: duplicates)` : ''}`,

@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +8,14 @@ import type { Options } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, publishTo, queueState, readyCount, takeMessages, withChannel } from '../support/amqp.js';
 import { closeConnectionsOf, testBroker, uniqueName } from '../support/broker.js';
-import { jsonLines, type RunningCli, runCli, startWorker as startJobWorker } from '../support/cli.js';
+import {
+  childEnv,
+  jsonLines,
+  QTOOL_BIN,
+  type RunningCli,
+  runCli,
+  startWorker as startJobWorker,
+} from '../support/cli.js';
 
 /**
  * `qprocessor --exec`: a real command per message, against the real broker. The jobs themselves
@@ -52,6 +61,27 @@ const takeAll = (queue: string) => takeMessages(broker.amqpUrl, queue);
 const ready = (queue: string) => readyCount(broker.amqpUrl, queue);
 
 describe('qprocessor --exec', () => {
+  it('says its start lines before the first job when the queue already holds messages', async () => {
+    const queue = uniqueName('early');
+    expect((await runCli(['send', '--queue', queue, 'waiting already'], { env })).exitCode).toBe(0);
+    // stdout and stderr into one pipe, as a terminal shows them: the order is the order written.
+    const command = `exec "${process.execPath}" "${QTOOL_BIN}" qprocessor --queue ${queue} --name early --exec cat 2>&1`;
+    const child = spawn('sh', ['-c', command], { env: childEnv(env) });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+    });
+    try {
+      await eventually(() => /processed/.test(output), 'the job done');
+    } finally {
+      child.kill('SIGINT');
+      await once(child, 'close');
+    }
+    const start = output.indexOf('waiting for messages');
+    expect(start, output).toBeGreaterThanOrEqual(0);
+    expect(start, output).toBeLessThan(output.indexOf('received'));
+  });
+
   it('runs the command with the body on stdin and the metadata in the environment, prefixing its output', async () => {
     const queue = uniqueName('exec-ok');
     const seen = join(folder, `${queue}.env`);
@@ -405,7 +435,9 @@ describe('qprocessor --exec', () => {
     );
     await publish(queue, 'lost', { messageId: 'l-1' });
     await worker.waitFor(/FAILED +"lost" l-1 exit code 5 in \d+ ms: cannot be retried/);
-    await stop(worker);
+    const result = await stop(worker);
+    // The tally says it too, not "(0 retried, 0 moved to the failed queue)" as if they could have been.
+    expect(result.stderr).toMatch(/1 failed \(gone: with auto-ack a failed job's message cannot be kept\)/);
     expect(await ready(queue)).toBe(0);
     // Nothing was declared for retries: auto-ack has none.
     expect(await queueState(broker.amqpUrl, `${queue}.retry`)).toBeNull();

@@ -177,6 +177,12 @@ describe('qprocessor --exec when the broker refuses a copy', () => {
     ]);
     await publish(queue, 'job', { messageId: 'fq-1' });
     await worker.waitFor(/fq-1: could not publish its outcome/, { stream: 'stderr' });
+    // Its one prefetch slot is taken by the held message: the broker sends it nothing more, and
+    // the worker says so rather than looking as if it waited for work.
+    await worker.waitFor(
+      /its prefetch of 1 is all taken by messages it holds unacked, so the broker delivers it nothing more/,
+      { stream: 'stderr' },
+    );
     await sleep(1_000);
     expect(await lines(runs)).toEqual(['run']);
     worker.signal('SIGINT');
