@@ -243,13 +243,15 @@ export async function publishAll(
       gen.drained = true;
       wakeUp();
     });
-    // The broker returns an unroutable mandatory message before confirming it; its id tells its
-    // confirm apart from those of messages that reached a queue.
+    // The broker returns an unroutable mandatory message before confirming it. With confirms and an
+    // id, it counts as returned only with its confirm: a connection lost between the two frames
+    // leaves it unanswered (sent again, or owed), not both returned and unconfirmed. Without
+    // confirms nothing else comes for it, and nothing is kept per message.
     channel.on('return', (returned: { properties?: { messageId?: unknown } } | undefined) => {
       if (!gen.counting) return;
-      result.returned += 1;
       const id = returned?.properties?.messageId;
-      if (typeof id === 'string') gen.returnedIds.add(id);
+      if (options.confirm && typeof id === 'string') gen.returnedIds.add(id);
+      else result.returned += 1;
     });
     return gen;
   };
@@ -365,6 +367,7 @@ export async function publishAll(
             if (error === null || error === undefined) {
               result.confirmed += 1;
               if (message.messageId !== undefined && on.returnedIds.delete(message.messageId)) {
+                result.returned += 1;
                 options.onReturned?.(body, message.messageId);
               } else options.onConfirmed?.(body, message.messageId);
             } else if (/nacked/.test(String((error as Error).message))) result.nacked += 1;
