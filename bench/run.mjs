@@ -25,7 +25,7 @@ const optionValue = (flag) => {
 };
 const plan = quick
   ? { startupRuns: 6, oneShotRuns: 4, bulk: 10_000, bulkRuns: 2, memory: 50_000, pika: 2_000 }
-  : { startupRuns: 20, oneShotRuns: 12, bulk: 100_000, bulkRuns: 9, memory: 1_000_000, pika: 20_000 };
+  : { startupRuns: 20, oneShotRuns: 12, bulk: 100_000, bulkRuns: 15, memory: 1_000_000, pika: 20_000 };
 
 /** Runs a command to its end: wall time in seconds, peak RSS in MB (VmHWM, polled), exit code. */
 function measure(command, commandArgs, { stdin = 'ignore', stdout = 'ignore', env = {} } = {}) {
