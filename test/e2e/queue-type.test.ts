@@ -180,8 +180,10 @@ describe('--queue-type', () => {
         '--acknowledge',
         '--prefetch',
         '1',
+        // A second a message: stopped after its first, it takes at most one more (the one in hand),
+        // so messages are left for the next worker (at 0 s it could drain all six before the stop).
         '--delay-per-char',
-        '0',
+        '1',
       ],
       { env },
     );
@@ -193,7 +195,7 @@ describe('--queue-type', () => {
     expect(human.stderr()).toMatch(/x-delivery-limit/);
 
     const json = startCli(
-      ['qprocessor', '--queue', queue, '--json', '--acknowledge', '--prefetch', '1', '--delay-per-char', '0'],
+      ['qprocessor', '--queue', queue, '--json', '--acknowledge', '--prefetch', '1', '--delay-per-char', '1'],
       { env },
     );
     await json.waitFor(/"event":"acked"/);
