@@ -288,7 +288,9 @@ describe.skipIf(!canStartNode)('qtool broker', () => {
 
       first.signal('SIGKILL');
       await first.finished(10_000).catch(() => {});
-      const second = startBroker(['--port', String(port)]);
+      // Its own management port too: the default, 15672, would be taken from under status.test's
+      // check that nothing answers there, which runs beside this file.
+      const second = startBroker(['--port', String(port), '--management-port', String(managementPort)]);
       const fresh = await booting(second);
       const result = await second.finished(120_000);
       expect(result.exitCode, result.stderr).toBe(0);
