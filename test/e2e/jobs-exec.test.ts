@@ -10,6 +10,7 @@ import { eventually, publishTo, queueState, readyCount, takeMessages, withChanne
 import { closeConnectionsOf, testBroker, uniqueName } from '../support/broker.js';
 import {
   childEnv,
+  isRunning,
   jsonLines,
   QTOOL_BIN,
   type RunningCli,
@@ -510,15 +511,7 @@ describe('qprocessor --exec', () => {
     const result = await worker.finished();
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toMatch(new RegExp(`queue '${queue}' was deleted`));
-    const alive = () => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    await eventually(() => !alive(), 'the job gone with its worker', 5_000);
+    await eventually(() => !isRunning(pid), 'the job gone with its worker', 5_000);
   });
 
   it('stops with a plain message when <queue>.retry exists with other settings', async () => {

@@ -5,7 +5,7 @@ import type { Options } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, publishTo, readyCount, takeMessages, withChannel } from '../support/amqp.js';
 import { closeConnectionsOf, testBroker, uniqueName } from '../support/broker.js';
-import { isAlive, runCli, startWorker as startJobWorker } from '../support/cli.js';
+import { isRunning, runCli, startWorker as startJobWorker } from '../support/cli.js';
 
 /**
  * What a job worker does when the broker refuses what it publishes for a job (a reply, a copy),
@@ -229,7 +229,7 @@ describe('qprocessor --exec leaving on an error', () => {
     expect(result.stderr).toMatch(/2 messages had arrived but were never run; with auto-ack .* lost/);
     // Before, each stopped job's end started the next one from the inbox, after the tally.
     expect(await lines(started)).toHaveLength(1);
-    for (const pid of await lines(started)) expect(isAlive(Number(pid))).toBe(false);
+    for (const pid of await lines(started)) expect(isRunning(Number(pid))).toBe(false);
   });
 
   it('with --no-reconnect and auto-ack, says the running job was stopped and its message is lost', async () => {
@@ -250,7 +250,7 @@ describe('qprocessor --exec leaving on an error', () => {
     expect(result.stderr).toMatch(
       /The job running was stopped \(SIGTERM\) and its message is lost: with auto-ack the broker had already removed it\./,
     );
-    await eventually(() => !isAlive(pid), 'the job gone with its worker', 5_000);
+    await eventually(() => !isRunning(pid), 'the job gone with its worker', 5_000);
   });
 
   it('with --no-reconnect and manual acks, says the stopped job is delivered again', async () => {

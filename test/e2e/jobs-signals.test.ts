@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, publishTo, queueState } from '../support/amqp.js';
 import { testBroker, uniqueName } from '../support/broker.js';
-import { isAlive, startWorker as startJobWorker } from '../support/cli.js';
+import { isRunning, startWorker as startJobWorker } from '../support/cli.js';
 
 /** No job outlives its worker: SIGHUP, a crash through the safety net, a second Ctrl-C. */
 const broker = testBroker();
@@ -57,7 +57,7 @@ describe('qprocessor --exec and the end of its process', () => {
     // The worker's next write to stdout fails with EPIPE: the safety net calls process.exit.
     worker.process.stdout.destroy();
     await worker.finished();
-    await eventually(() => !isAlive(pid), 'the job gone with its worker', 5_000);
+    await eventually(() => !isRunning(pid), 'the job gone with its worker', 5_000);
   });
 
   it('a second Ctrl-C stops the jobs (SIGTERM, then SIGKILL after --kill-after) and exits 130', async () => {
@@ -83,7 +83,7 @@ describe('qprocessor --exec and the end of its process', () => {
     expect(result.stderr).toMatch(
       /second interrupt: stopping the job in hand \(SIGTERM, SIGKILL 1 s later if still running\) and exiting; its message is not acked, so the broker delivers it again/,
     );
-    expect(isAlive(pid)).toBe(false);
+    expect(isRunning(pid)).toBe(false);
     await eventually(
       async () => (await queueState(broker.amqpUrl, queue))?.messageCount === 1,
       'the message back',

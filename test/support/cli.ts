@@ -187,8 +187,9 @@ export async function startWorker(
   return worker;
 }
 
-/** Whether process `pid` is still there (a job a worker started, for instance). */
-export function isAlive(pid: number): boolean {
+/** Whether a process with this pid exists (Node reaps its children once they end, so an ended child has none). */
+export function isRunning(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
   try {
     process.kill(pid, 0);
     return true;

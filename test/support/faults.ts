@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import type { LocalNode } from '../../src/broker/local-node.js';
-import { type RunningCli, startCli } from './cli.js';
+import { isRunning, type RunningCli, startCli } from './cli.js';
 import { startTestNode } from './nodes.js';
 
 /**
@@ -79,17 +79,6 @@ export function launcher(): Launcher {
       await Promise.all(left.map((cli) => killOutright(cli)));
     },
   };
-}
-
-/** Whether a process with this pid exists (Node reaps its children once they end, so an ended child has none). */
-export function isRunning(pid: number | undefined): boolean {
-  if (pid === undefined) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** `kill -9`, and wait until the process is gone (RunningCli.finished calls a SIGKILL a time-out). */
