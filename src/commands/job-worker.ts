@@ -19,7 +19,7 @@ import { announcedServer } from '../amqp/server-identity.js';
 import type { Session } from '../amqp/session.js';
 import type { ConnectionSettings } from '../config/connection.js';
 import { UsageError } from '../errors.js';
-import { formatDuration, shellQuote } from '../output/format.js';
+import { formatDuration, plural, shellQuote } from '../output/format.js';
 import { createJobReporter, emptyJobTally, type FailureFate, type JobInfo } from '../output/job-report.js';
 import { colorLevel, createStyle } from '../output/style.js';
 import { rabbitmqVersion } from '../worker/delivery-limit.js';
@@ -178,7 +178,7 @@ export async function runJobWorker(
           const unstarted =
             waiting === 0
               ? ''
-              : `; ${waiting === 1 ? '1 message' : `${waiting} messages`} delivered but never started ${
+              : `; ${plural(waiting, 'message')} delivered but never started ${
                   ackMode === 'manual'
                     ? `${waiting === 1 ? 'is' : 'are'} not acked either, so the broker delivers ${waiting === 1 ? 'it' : 'them'} again`
                     : `${waiting === 1 ? 'is' : 'are'} lost too`
