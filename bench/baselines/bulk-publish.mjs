@@ -1,13 +1,15 @@
 // Baseline: a minimal bulk publisher with windowed confirms, as one would hand-write it with
 // amqplib: persistent messages, at most WINDOW unconfirmed, waiting for 'drain' when the socket
 // is full. With `ids`, each message also carries a message id (crypto.randomUUID()) and is published
-// mandatory, as qtool's are: the same work as qtool send, done by hand.
-// Usage: node bulk-publish.mjs URL QUEUE COUNT [BODY] [WINDOW] [ids]
+// mandatory, as qtool's are: the same work as qtool send, done by hand. `id` and `mandatory` add one
+// of the two, to tell their costs apart (BENCHMARKS.md, "RabbitMQ 3.10 and the mandatory flag").
+// Usage: node bulk-publish.mjs URL QUEUE COUNT [BODY] [WINDOW] [ids|id|mandatory]
 import { randomUUID } from 'node:crypto';
 import amqp from 'amqplib';
 
 const [url, queue, countText, body = 'x', windowText = '512', extras] = process.argv.slice(2);
-const withIds = extras === 'ids';
+const withId = extras === 'ids' || extras === 'id';
+const mandatory = extras === 'ids' || extras === 'mandatory';
 const count = Number(countText);
 const window = Number(windowText);
 const connection = await amqp.connect(url);
@@ -27,9 +29,9 @@ const settle = () => {
 for (let sent = 0; sent < count; sent++) {
   if (outstanding >= window) await new Promise((resolve) => (wake = resolve));
   outstanding += 1;
-  const options = withIds
-    ? { persistent: true, mandatory: true, messageId: randomUUID() }
-    : { persistent: true };
+  const options = withId
+    ? { persistent: true, mandatory, messageId: randomUUID() }
+    : { persistent: true, mandatory };
   const writable = channel.sendToQueue(queue, content, options, (error) => {
     if (error) throw error;
     settle();
