@@ -1,15 +1,16 @@
 #!/usr/bin/env node
-// `npm run bench [-- --quick] [-- --url amqp://...] [-- --json out.json]`: qtool against minimal
-// amqplib programs (bench/baselines/) on the same broker, in alternating runs, with the median of
-// the per-pair ratios; then where other tools people use stand (Debian's amqp-publish, pika).
+// `npm run bench [-- --quick] [-- --broker 4.0|3.10 | --url amqp://...] [-- --json out.json]`: qtool
+// against minimal amqplib programs (bench/baselines/) on the same broker, in alternating runs, with
+// the median of the per-pair ratios; then where other tools people use stand (Debian's
+// amqp-publish, pika). The broker: a throwaway RabbitMQ 4.0 node by default (bench/broker.mjs).
 // Not part of qtool: nothing here is built, shipped or run by the test suite. See BENCHMARKS.md.
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import amqp from 'amqplib';
+import { defaultSeries, SERIES, startThrowawayNode } from './broker.mjs';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const QTOOL = join(repo, 'bin', 'qtool.js');
@@ -113,36 +114,22 @@ async function fill(url, queue, count) {
   await measure(process.execPath, [baseline('bulk-publish.mjs'), url, queue, String(count), 'x']);
 }
 
-/** A port nobody listens on right now. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
-/** --url or AMQP_URL, else a throwaway node started with `qtool broker start`, state in a temporary folder. */
+/**
+ * The broker of --url or AMQP_URL, else a throwaway node of --broker's series (default: 4.0 when
+ * ready, see bench/broker.mjs). `note` says why a default run measures on 3.10, when it does.
+ */
 async function startBroker() {
   const url = optionValue('--url') ?? process.env.AMQP_URL;
-  if (url) return { url, stop: async () => {} };
-  const state = mkdtempSync(join(os.tmpdir(), 'qtool-bench-state-'));
-  const env = { XDG_STATE_HOME: state };
-  const port = await freePort();
-  await measure(
-    process.execPath,
-    [QTOOL, 'broker', 'start', '--port', String(port), '--management-port', String(await freePort())],
-    { env },
-  );
-  return {
-    url: `amqp://guest:guest@127.0.0.1:${port}`,
-    stop: async () => {
-      await measure(process.execPath, [QTOOL, 'broker', 'stop'], { env });
-      rmSync(state, { recursive: true, force: true });
-    },
-  };
+  if (url) return { url, series: null, note: null, stop: async () => {} };
+  const asked = optionValue('--broker');
+  if (asked !== undefined && !SERIES.includes(asked)) {
+    console.error(`bench: --broker takes ${SERIES.join(' or ')}, not ${asked}`);
+    process.exit(2);
+  }
+  const { series, why } = asked === undefined ? defaultSeries() : { series: asked, why: null };
+  if (why !== null) console.error(`bench: measuring on RabbitMQ 3.10: ${why}`);
+  const node = await startThrowawayNode(series, (line) => console.error(`bench: ${line}`));
+  return { ...node, note: why };
 }
 
 async function brokerVersion(url) {
@@ -201,8 +188,10 @@ async function main() {
   const results = { date: new Date().toISOString(), quick, machine: machine(), rows, others: [], memory: [] };
   try {
     results.broker = await brokerVersion(broker.url);
+    results.notes = brokerNotes(results.broker, broker.note);
     const env = { AMQP_URL: broker.url };
     console.error(`broker: ${results.broker}; ${results.machine}; ${quick ? 'quick' : 'full'} run`);
+    for (const note of results.notes) console.error(`note: ${note}`);
 
     // Start-up: a one-shot command that never connects, against Node doing nothing.
     for (const flag of ['--version', '--help']) {
@@ -443,6 +432,25 @@ async function others(url, env, out, queue) {
   } else console.error(`  (no pika for ${PYTHON}: apt-get install python3-pika)`);
 }
 
+/**
+ * What a reader must know to read this broker's figures. RabbitMQ 3.10's classic queues send the
+ * channel a message for every mandatory publish (rabbit_amqqueue_process's send_mandatory, kept
+ * for mixed-version clusters), which costs its bulk send about a tenth; 4.0 has no such cost.
+ */
+function brokerNotes(version, whyThisBroker) {
+  const notes = [];
+  if (whyThisBroker !== null) notes.push(`Measured on RabbitMQ 3.10: ${whyThisBroker}.`);
+  if (/^RabbitMQ 3\.10\./.test(version)) {
+    notes.push(
+      'On RabbitMQ 3.10 the bulk send pays for `mandatory`, which qtool sets so that an unroutable ' +
+        'message comes back instead of vanishing: a classic queue there sends the channel a message for ' +
+        'every mandatory publish. The baseline sets no `mandatory`; the same-work row compares like with ' +
+        'like. See BENCHMARKS.md.',
+    );
+  }
+  return notes;
+}
+
 function machine() {
   const cpus = os.cpus();
   return `${cpus.length} x ${cpus[0]?.model.trim() ?? 'CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GB, Node ${process.version}, load ${os.loadavg()[0].toFixed(1)}`;
@@ -458,6 +466,7 @@ function markdown(results) {
       (row) =>
         `| ${row.measure} | ${format(row.qtool, row.unit)} | ${format(row.baseline, row.unit)} | ${row.ratio.toFixed(2)}x | ${row.target} | ${row.target === 'reference' ? '' : row.pass ? 'ok' : 'missed'} |`,
     ),
+    ...(results.notes.length > 0 ? ['', ...results.notes.map((note) => `Note: ${note}`)] : []),
     '',
     '| peak memory | RSS | target | |',
     '|---|---|---|---|',
