@@ -4,6 +4,7 @@ import { leftQueues } from '../../src/commands/bench/bench.js';
 import { type BenchPlan, type BenchRequest, planBench } from '../../src/commands/bench/plan.js';
 import { type BenchEnding, summarise } from '../../src/commands/bench/report.js';
 import {
+  compareNotes,
   compareTable,
   formatLatency,
   liveFigures,
@@ -174,6 +175,20 @@ describe('the --compare table', () => {
     const table = compareTable(done);
     expect(table.lines).toHaveLength(4);
     expect(table.lines[3]).toMatch(/^auto-ack \(interrupted\) .* - +- +- +-$/);
+  });
+
+  it("says received/s runs to the last message received, and how long a timed run's consumer had", () => {
+    const timed = compareNotes(1000, false, true).join(' ');
+    expect(timed).toContain(
+      'received/s counts until the last message received (up to 2 s after publishing stopped)',
+    );
+    expect(timed).toContain('shows below sent/s even when it caught up');
+    const counted = compareNotes(1000, false, false).join(' ');
+    expect(counted).toContain('(a --count run waits for every one)');
+    expect(counted).not.toContain('2 s');
+    for (const line of [...compareNotes(1000, true, true), ...compareNotes(1000, true, false)]) {
+      expect(line.length).toBeLessThanOrEqual(100);
+    }
   });
 });
 

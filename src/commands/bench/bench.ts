@@ -129,7 +129,7 @@ function compareLines(measured: BenchSummary[], plans: BenchPlan[], settings: Co
   return [
     compareHeader(plans[0] as BenchPlan, maskedUrl(settings)),
     ...table.lines,
-    ...compareNotes(latencyRate, table.unsustained),
+    ...compareNotes(latencyRate, table.unsustained, (plans[0] as BenchPlan).length.kind === 'duration'),
   ];
 }
 

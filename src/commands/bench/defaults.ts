@@ -13,6 +13,12 @@ export const DEFAULT_CONFIRM_WINDOW = 1000;
 /** PerfTest runs until stopped; a class wants an answer, so a plain run lasts this long. */
 export const DEFAULT_DURATION_SECONDS = 10;
 /**
+ * After publishing stopped early (the time is up, Ctrl-C), the consumers get this long to take
+ * what is still queued: enough for a backlog of a second or so, short enough not to keep a class
+ * waiting. What is left is reported as a backlog, not a loss.
+ */
+export const DRAIN_MS = 2_000;
+/**
  * Each --compare run lasts this long unless --duration or --count says otherwise: five rows of two
  * runs, with the drains and set-up well under a minute.
  */

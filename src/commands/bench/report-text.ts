@@ -1,4 +1,5 @@
 import { formatDuration, plural, thousands } from '../../output/format.js';
+import { DRAIN_MS } from './defaults.js';
 import type { BenchPlan } from './plan.js';
 import type { BenchSummary } from './report.js';
 import type { LiveSample } from './stats.js';
@@ -83,12 +84,21 @@ export function compareHeader(plan: BenchPlan, broker: string): string {
   return `qtool bench --compare on ${broker}: ${length} per run; ${plural(plan.producers, 'producer')}, ${plural(plan.consumers, 'consumer')}, ${plural(plan.queues, 'queue')}; ${sizeOf(plan)} messages, ${confirmsOf(plan)}`;
 }
 
-/** The lines under the --compare table: how to read it. */
-export function compareNotes(latencyRate: number, unsustained: boolean): string[] {
+/**
+ * The lines under the --compare table: how to read it. received/s runs from the start to the last
+ * message received, so a consumer slower than its producer shows below sent/s even when it caught
+ * up after publishing stopped (in a timed run's drain, `timed`) and left no backlog.
+ */
+export function compareNotes(latencyRate: number, unsustained: boolean, timed: boolean): string[] {
+  const until = timed
+    ? `up to ${DRAIN_MS / 1000} s after publishing stopped`
+    : 'a --count run waits for every one';
   return [
     'Each row differs from the baseline in the setting it is named after, and runs twice: at full speed',
     '(throughput; backlog: messages still queued when the run ended, the consumer being behind), then at',
     `${rateSetting(latencyRate)} msg/s per producer (latency, end to end: at full speed it would mostly measure the backlog).`,
+    `received/s counts until the last message received (${until}):`,
+    'a consumer slower than its producer shows below sent/s even when it caught up.',
     'A quorum queue writes every message to disk, transient or not.',
     ...(unsustained
       ? [
