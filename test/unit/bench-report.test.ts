@@ -184,7 +184,7 @@ describe('the --compare table', () => {
     );
     expect(timed).toContain('shows below sent/s even when it caught up');
     const counted = compareNotes(1000, false, false).join(' ');
-    expect(counted).toContain('(a --count run waits for every one)');
+    expect(counted).toContain('(every one, unless 5 s pass without one)');
     expect(counted).not.toContain('2 s');
     for (const line of [...compareNotes(1000, true, true), ...compareNotes(1000, true, false)]) {
       expect(line.length).toBeLessThanOrEqual(100);

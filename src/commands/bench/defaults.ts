@@ -18,6 +18,8 @@ export const DEFAULT_DURATION_SECONDS = 10;
  * waiting. What is left is reported as a backlog, not a loss.
  */
 export const DRAIN_MS = 2_000;
+/** In a --count run, the consumers may fall quiet this long before the missing ones count as lost. */
+export const IDLE_MS = 5_000;
 /**
  * Each --compare run lasts this long unless --duration or --count says otherwise: five rows of two
  * runs, with the drains and set-up well under a minute.

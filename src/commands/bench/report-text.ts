@@ -1,5 +1,5 @@
 import { formatDuration, plural, thousands } from '../../output/format.js';
-import { DRAIN_MS } from './defaults.js';
+import { DRAIN_MS, IDLE_MS } from './defaults.js';
 import type { BenchPlan } from './plan.js';
 import type { BenchSummary } from './report.js';
 import type { LiveSample } from './stats.js';
@@ -92,7 +92,7 @@ export function compareHeader(plan: BenchPlan, broker: string): string {
 export function compareNotes(latencyRate: number, unsustained: boolean, timed: boolean): string[] {
   const until = timed
     ? `up to ${DRAIN_MS / 1000} s after publishing stopped`
-    : 'a --count run waits for every one';
+    : `every one, unless ${IDLE_MS / 1000} s pass without one`;
   return [
     'Each row differs from the baseline in the setting it is named after, and runs twice: at full speed',
     '(throughput; backlog: messages still queued when the run ended, the consumer being behind), then at',

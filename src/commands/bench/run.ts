@@ -10,15 +10,13 @@ import { QtoolError } from '../../errors.js';
 import type { LiveDisplay } from '../../output/bench-progress.js';
 import { explainConsumerStop } from '../consumer-stop.js';
 import { startBenchConsumer } from './consumer.js';
-import { DRAIN_MS } from './defaults.js';
+import { DRAIN_MS, IDLE_MS } from './defaults.js';
 import { type BenchPlan, expectedDeliveries, producerShare, queueIndexFor } from './plan.js';
 import { runProducer } from './producer.js';
 import { type BenchEnding, type BenchSummary, summarise } from './report.js';
 import { liveFigures } from './report-text.js';
 import { BenchStats } from './stats.js';
 
-/** In a --count run, the consumers may fall quiet this long before the missing ones count as lost. */
-export const IDLE_MS = 5_000;
 /** The live line's interval. */
 const TICK_MS = 1_000;
 
