@@ -16,6 +16,7 @@ const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ROOT_SCRIPT = join(repo, '.ci', 'rabbitmq-4.0-root');
 const DEFAULT_ROOT = '/var/cache/qtool/rabbitmq-4.0-root';
 export const SERIES = ['4.0', '3.10'];
+export const CHROOT_NEEDS_ROOT = 'RabbitMQ 4.0 runs through chroot, which needs root';
 
 /**
  * The series to start when none was asked for: 4.0 when its root is ready and this process may

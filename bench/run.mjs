@@ -10,7 +10,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import amqp from 'amqplib';
-import { defaultSeries, SERIES, startThrowawayNode } from './broker.mjs';
+import { CHROOT_NEEDS_ROOT, defaultSeries, SERIES, startThrowawayNode } from './broker.mjs';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const QTOOL = join(repo, 'bin', 'qtool.js');
@@ -20,10 +20,20 @@ const AMQP_PUBLISH = '/usr/bin/amqp-publish';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
+/** Bad options: one line and exit 2, before anything starts. */
+const usage = (message) => {
+  console.error(`bench: ${message}`);
+  process.exit(2);
+};
 const optionValue = (flag) => {
   const index = args.indexOf(flag);
-  return index === -1 ? undefined : args[index + 1];
+  if (index === -1) return undefined;
+  const value = args[index + 1];
+  if (value === undefined || value.startsWith('--')) usage(`${flag} needs a value`);
+  return value;
 };
+// Read now, so that a --json without a file name fails before the run, not after it.
+const jsonPath = optionValue('--json');
 const plan = quick
   ? { startupRuns: 6, oneShotRuns: 4, bulk: 10_000, bulkRuns: 2, memory: 50_000, pika: 2_000 }
   : { startupRuns: 20, oneShotRuns: 12, bulk: 100_000, bulkRuns: 15, memory: 1_000_000, pika: 20_000 };
@@ -115,20 +125,38 @@ async function fill(url, queue, count) {
 }
 
 /**
- * The broker of --url or AMQP_URL, else a throwaway node of --broker's series (default: 4.0 when
- * ready, see bench/broker.mjs). `note` says why a default run measures on 3.10, when it does.
+ * The broker of --url, else a throwaway node of --broker's series, else AMQP_URL's broker, else a
+ * throwaway node of the default series (4.0 when ready, see bench/broker.mjs). `note` says why a
+ * run that was not asked for 3.10 measures on it.
  */
 async function startBroker() {
-  const url = optionValue('--url') ?? process.env.AMQP_URL;
-  if (url) return { url, series: null, note: null, stop: async () => {} };
   const asked = optionValue('--broker');
-  if (asked !== undefined && !SERIES.includes(asked)) {
-    console.error(`bench: --broker takes ${SERIES.join(' or ')}, not ${asked}`);
-    process.exit(2);
+  const url = optionValue('--url');
+  if (asked !== undefined && url !== undefined) {
+    usage('--broker starts a node of its own and --url names a broker: give one of them');
   }
-  const { series, why } = asked === undefined ? defaultSeries() : { series: asked, why: null };
+  if (asked !== undefined && !SERIES.includes(asked))
+    usage(`--broker takes ${SERIES.join(' or ')}, not ${asked}`);
+  const given = url ?? (asked === undefined ? process.env.AMQP_URL : undefined);
+  if (given) return { url: given, series: null, note: null, stop: async () => {} };
+  if (asked === '4.0' && process.getuid?.() !== 0) usage(`--broker 4.0: ${CHROOT_NEEDS_ROOT}`);
+
+  const log = (line) => console.error(`bench: ${line}`);
+  const start = (series) =>
+    startThrowawayNode(series, log).catch((error) => {
+      console.error(`bench: could not start a RabbitMQ ${series} node: ${error.message}`);
+      return null;
+    });
+  let { series, why } = asked === undefined ? defaultSeries() : { series: asked, why: null };
+  let node = await start(series);
+  if (node === null && asked === undefined && series === '4.0') {
+    // The root is there but would not run (its /proc could not be mounted, say): the host's will do.
+    why = 'the RabbitMQ 4.0 node would not start (above)';
+    series = '3.10';
+    node = await start(series);
+  }
+  if (node === null) process.exit(1);
   if (why !== null) console.error(`bench: measuring on RabbitMQ 3.10: ${why}`);
-  const node = await startThrowawayNode(series, (line) => console.error(`bench: ${line}`));
   return { ...node, note: why };
 }
 
@@ -188,6 +216,7 @@ async function main() {
   const results = { date: new Date().toISOString(), quick, machine: machine(), rows, others: [], memory: [] };
   try {
     results.broker = await brokerVersion(broker.url);
+    results.series = broker.series; // the throwaway node's, null for a broker given by URL
     results.notes = brokerNotes(results.broker, broker.note);
     const env = { AMQP_URL: broker.url };
     console.error(`broker: ${results.broker}; ${results.machine}; ${quick ? 'quick' : 'full'} run`);
@@ -359,7 +388,6 @@ async function main() {
   }
   results.seconds = (Date.now() - started) / 1000;
   console.log(markdown(results));
-  const jsonPath = optionValue('--json');
   if (jsonPath) writeFileSync(jsonPath, `${JSON.stringify(results, null, 2)}\n`);
   const missed = [...rows, ...results.memory].filter((row) => !row.pass);
   if (missed.length > 0) {
