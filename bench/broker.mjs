@@ -24,8 +24,7 @@ export const CHROOT_NEEDS_ROOT = 'RabbitMQ 4.0 runs through chroot, which needs 
  */
 export function defaultSeries() {
   const root = process.env.QTOOL_RABBITMQ_40_ROOT ?? DEFAULT_ROOT;
-  if (process.getuid?.() !== 0)
-    return { series: '3.10', why: 'RabbitMQ 4.0 runs through chroot, which needs root' };
+  if (process.getuid?.() !== 0) return { series: '3.10', why: CHROOT_NEEDS_ROOT };
   if (!existsSync(join(root, '.qtool-ready'))) {
     return {
       series: '3.10',
