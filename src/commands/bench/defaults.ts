@@ -1,8 +1,8 @@
 import { STAMP_BYTES } from './stamp.js';
 
 /**
- * bench's defaults and limits that its --help shows, apart from the rest of the runner so that
- * `qtool bench --help` loads nothing else.
+ * bench's defaults and limits, those its --help and its report's notes show, apart from the rest
+ * of the runner so that `qtool bench --help` loads nothing else.
  */
 
 /** A message's body holds its send time; this is the smallest --size that can. */
