@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalNode } from '../../src/broker/local-node.js';
 import { drain, eventually, queueState, withChannel } from '../support/amqp.js';
 import { uniqueName } from '../support/broker.js';
-import { type RunningCli, runCli, startCli } from '../support/cli.js';
+import { interruptTwice, type RunningCli, runCli, startCli } from '../support/cli.js';
 import { canStartTestNodes, startTestNode } from '../support/nodes.js';
 
 /**
@@ -41,11 +41,7 @@ describe.skipIf(!canStartTestNodes()).sequential('on a broker of its own', () =>
     expect(worker.stderr()).toMatch(/puts it back in the queue and delivers it again/);
     // The same worker gets it again from its new consumer, flagged redelivered.
     await worker.waitFor(/redelivered/, { timeoutMs: 20_000 });
-    // Signals do not queue: the second must come after the first was handled.
-    worker.signal('SIGINT');
-    await worker.waitFor(/stopping:/, { stream: 'stderr' });
-    worker.signal('SIGINT');
-    const result = await worker.finished(20_000);
+    const result = await interruptTwice(worker, 20_000);
     expect(result.exitCode).toBe(130);
     await eventually(
       async () => (await queueState(node.url, queue))?.messageCount === 1,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, publishTo, queueState } from '../support/amqp.js';
 import { testBroker, uniqueName } from '../support/broker.js';
-import { isRunning, startWorker as startJobWorker } from '../support/cli.js';
+import { interruptTwice, isRunning, startWorker as startJobWorker } from '../support/cli.js';
 
 /** No job outlives its worker: SIGHUP, a crash through the safety net, a second Ctrl-C. */
 const broker = testBroker();
@@ -75,10 +75,7 @@ describe('qprocessor --exec and the end of its process', () => {
     await publish(queue, 'job', 't-1');
     await eventually(async () => (await pidIn(pidFile)) !== 0, 'the job started');
     const pid = await pidIn(pidFile);
-    worker.signal('SIGINT');
-    await worker.waitFor(/stopping:/, { stream: 'stderr' });
-    worker.signal('SIGINT');
-    const result = await worker.finished();
+    const result = await interruptTwice(worker);
     expect(result.exitCode).toBe(130);
     expect(result.stderr).toMatch(
       /second interrupt: stopping the job in hand \(SIGTERM, SIGKILL 1 s later if still running\) and exiting; its message is not acked, so the broker delivers it again/,
@@ -96,10 +93,7 @@ describe('qprocessor --exec and the end of its process', () => {
     const worker = await startWorker(queue, 'twice-auto', ['--exec', `echo $$ > ${pidFile}; exec sleep 60`]);
     for (const n of [1, 2, 3]) await publish(queue, `job ${n}`, `ta-${n}`);
     await eventually(async () => (await pidIn(pidFile)) !== 0, 'the first job started');
-    worker.signal('SIGINT');
-    await worker.waitFor(/stopping:/, { stream: 'stderr' });
-    worker.signal('SIGINT');
-    const result = await worker.finished();
+    const result = await interruptTwice(worker);
     expect(result.exitCode).toBe(130);
     expect(result.stderr).toMatch(
       /second interrupt: stopping the job in hand .* and exiting and its message is lost \(auto-ack: the broker had already removed it\); 2 messages delivered but never started are lost too/,

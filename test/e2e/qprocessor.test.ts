@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { drain, eventually, queueState } from '../support/amqp.js';
 import { testBroker, uniqueName } from '../support/broker.js';
-import { jsonLines, type RunningCli, runCli, startCli } from '../support/cli.js';
+import { interruptTwice, jsonLines, type RunningCli, runCli, startCli } from '../support/cli.js';
 
 const broker = testBroker();
 // biome-ignore lint/suspicious/noControlCharactersInRegex: terminal colour codes are what we look for
@@ -235,10 +235,7 @@ describe('qprocessor', () => {
     const worker = await startWorker(queue, 't', ['--acknowledge', '--delay-per-char', '60']);
     await send(queue, 'slow');
     await worker.waitFor(/"event":"received"/);
-    worker.signal('SIGINT');
-    await worker.waitFor(/stopping/, { stream: 'stderr' });
-    worker.signal('SIGINT');
-    const result = await worker.finished(10_000);
+    const result = await interruptTwice(worker, 10_000);
     expect(result.exitCode).toBe(130);
     await eventually(
       async () => (await queueState(broker.amqpUrl, queue))?.messageCount === 1,
@@ -251,10 +248,7 @@ describe('qprocessor', () => {
     const worker = await startWorker(queue, 'slow', ['--acknowledge', '--delay-per-char', '1000']);
     await send(queue, 'abc'); // 50 minutes
     await worker.waitFor(/outlasts the broker's consumer timeout/, { stream: 'stderr' });
-    worker.signal('SIGINT');
-    await worker.waitFor(/stopping/, { stream: 'stderr' });
-    worker.signal('SIGINT');
-    await worker.finished();
+    await interruptTwice(worker);
   });
 
   it('colours each worker in a terminal colour when asked, never with NO_COLOR', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { drain, eventually, queueState, withChannel } from '../support/amqp.js';
 import { testBroker, uniqueName } from '../support/broker.js';
-import { jsonLines, runCli, startCli } from '../support/cli.js';
+import { interruptTwice, jsonLines, runCli, startCli } from '../support/cli.js';
 
 const broker = testBroker();
 const env = { AMQP_URL: broker.amqpUrl };
@@ -241,11 +241,8 @@ describe('qtool delete', () => {
       expect(result.stderr).toContain(`queue '${queue}' has 1 consumer: not deleting it`);
       expect(await queueState(broker.amqpUrl, queue)).toEqual({ messageCount: 0, consumerCount: 1 });
     } finally {
-      // Ctrl-C twice, the second once the first was seen: stop at once, leaving 'slow' unacked.
-      worker.signal('SIGINT');
-      await worker.waitFor(/stopping/, { stream: 'stderr' });
-      worker.signal('SIGINT');
-      await worker.finished();
+      // Stop at once, leaving 'slow' unacked.
+      await interruptTwice(worker);
     }
     expect(await drain(broker.amqpUrl, queue)).toEqual(['slow']);
   });

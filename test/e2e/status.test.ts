@@ -5,7 +5,7 @@ import { isPortAnswering } from '../../src/broker/local-node.js';
 import { pickFreePorts } from '../../src/broker/ports.js';
 import { eventually, withChannel } from '../support/amqp.js';
 import { testBroker, uniqueName } from '../support/broker.js';
-import { childEnv, jsonLines, QTOOL_BIN, type RunningCli, runCli, startCli } from '../support/cli.js';
+import { childEnv, interruptTwice, jsonLines, QTOOL_BIN, runCli, startCli } from '../support/cli.js';
 
 /**
  * status and watch on the shared test broker, whose management plugin is off: the AMQP-only path.
@@ -102,7 +102,7 @@ describe('qtool status over AMQP alone', () => {
       expect(lines[1]?.split(/\s+/)).toEqual([busy, '4', '-', '-', '1', '-', '-', '-']);
       expect(lines[2]?.split(/\s+/)).toEqual([idle, '2', '-', '-', '0', '-', '-', '-']);
     } finally {
-      await stopAtOnce(worker);
+      await interruptTwice(worker);
     }
   });
 
@@ -281,12 +281,3 @@ describe('qtool watch on a terminal (tmux)', () => {
     expect(pane).toMatch(/^icanon$/m);
   });
 });
-
-/** Stops a worker in the middle of long fake work: Ctrl-C, and once it says so, Ctrl-C again. */
-async function stopAtOnce(worker: RunningCli): Promise<void> {
-  worker.signal('SIGINT');
-  // Two signals sent at once can merge into one; the second must come after the first was seen.
-  await worker.waitFor(/stopping/, { stream: 'stderr' });
-  worker.signal('SIGINT');
-  await worker.finished();
-}

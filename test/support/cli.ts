@@ -175,6 +175,17 @@ export function startCli(args: string[], options: CliOptions = {}): RunningCli {
   };
 }
 
+/**
+ * Ctrl-C twice, as someone quitting at once: the second only once the worker said it is stopping,
+ * since two signals sent together can merge into one. Resolves with how the worker ended.
+ */
+export async function interruptTwice(worker: RunningCli, timeoutMs?: number): Promise<CliResult> {
+  worker.signal('SIGINT');
+  await worker.waitFor(/stopping:/, { stream: 'stderr' });
+  worker.signal('SIGINT');
+  return worker.finished(timeoutMs);
+}
+
 /** Starts `qtool qprocessor` on `queue` as worker `name`, and resolves once it waits for messages. */
 export async function startWorker(
   env: Record<string, string | undefined>,
