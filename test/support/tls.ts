@@ -5,6 +5,7 @@
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import type { LocalNode } from '../../src/broker/local-node.js';
 import { pickFreePorts } from '../../src/broker/ports.js';
 import { nodeTmpDir, pathAsNodeSees, startTestNode } from './nodes.js';
@@ -102,11 +103,22 @@ export interface TlsNode {
   stop(): Promise<void>;
 }
 
+/** How many nodes startTlsNode starts before it gives up on finding its TLS ports free. */
+const TLS_NODE_ATTEMPTS = 3;
+
 /**
  * A node of the test's own with an amqps listener on fresh certificates. Its folder (certificates
  * included, owned by the rabbitmq user as the node requires) is removed by stop().
+ *
+ * Its TLS ports are free when picked, but a node that another test file starts meanwhile can take
+ * one, and RabbitMQ 3.10 then boots without that listener: the tests would talk to the other node
+ * ("does not speak TLS"). So each TLS port must answer a TLS handshake, or the node is stopped and
+ * another one started on new ports.
  */
-export async function startTlsNode(options: { managementTls?: boolean } = {}): Promise<TlsNode> {
+export async function startTlsNode(
+  options: { managementTls?: boolean } = {},
+  attemptsLeft = TLS_NODE_ATTEMPTS,
+): Promise<TlsNode> {
   const baseDir = await mkdtemp(join(nodeTmpDir(), 'qtool-tls-node-'));
   const certificates = await makeCertificates(join(baseDir, 'certs'));
   const [tlsPort, managementTlsPort] = await pickFreePorts(2);
@@ -137,7 +149,7 @@ export async function startTlsNode(options: { managementTls?: boolean } = {}): P
       management: options.managementTls === true,
       extraConfig,
     });
-    return {
+    const started: TlsNode = {
       node,
       certificates,
       tlsPort: tlsPort as number,
@@ -147,8 +159,42 @@ export async function startTlsNode(options: { managementTls?: boolean } = {}): P
         await rm(baseDir, { recursive: true, force: true });
       },
     };
+    const ports = [
+      started.tlsPort,
+      ...(started.managementTlsPort === null ? [] : [started.managementTlsPort]),
+    ];
+    if ((await Promise.all(ports.map(speaksTls))).every(Boolean)) return started;
+    console.warn(
+      `startTlsNode: a TLS port of ${ports.join(', ')} answers no TLS (another process took it): starting again`,
+    );
+    await started.stop();
+    if (attemptsLeft <= 1) {
+      throw new Error(
+        `no TLS node after ${TLS_NODE_ATTEMPTS} tries: another process took its TLS ports each time`,
+      );
+    }
+    return startTlsNode(options, attemptsLeft - 1);
   } catch (error) {
     await rm(baseDir, { recursive: true, force: true });
     throw error;
   }
+}
+
+/** Whether a TLS server (any certificate) answers a handshake on 127.0.0.1:`port`, within 5 s. */
+function speaksTls(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tlsConnect({
+      host: '127.0.0.1',
+      port,
+      servername: 'localhost',
+      rejectUnauthorized: false,
+    });
+    const done = (answer: boolean) => {
+      socket.destroy();
+      resolve(answer);
+    };
+    socket.setTimeout(5_000, () => done(false));
+    socket.once('secureConnect', () => done(true));
+    socket.once('error', () => done(false));
+  });
 }
